@@ -1,0 +1,1 @@
+"""platform/linux layer (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""platform/macos layer (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""platform/windows layer (see docs/architecture.md)."""

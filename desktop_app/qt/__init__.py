@@ -1,0 +1,1 @@
+"""qt layer (see docs/architecture.md)."""
