@@ -188,6 +188,9 @@ def error_from_status(status: int, headers: httpx.Headers, body_text: str, *, mo
     if status == 408:
         return e.TimeoutError_("The server gave up waiting for the request (408).",
                                hint="Check your connection and try again.", detail=detail)
+    if status == 409:
+        return e.ServerError("The server was busy with a conflicting request (409).",
+                             hint="Try again in a moment.", detail=detail)
     if status >= 500:
         return e.ServerError(f"The server had an error ({status}).",
                              hint="Try again in a moment.", detail=detail)

@@ -1,0 +1,47 @@
+"""URLs and headers per protocol doc §1, §9."""
+
+from __future__ import annotations
+
+import pytest
+
+from desktop_app.core.errors import SettingsError
+from desktop_app.core.models import ApiConfig
+from desktop_app.core.redact import redact
+from desktop_app.providers.http_client import api_url, make_client, realtime_url
+
+
+@pytest.mark.parametrize("base", ["https://api.openai.com/v1", "https://api.openai.com/v1/",
+                                  " https://api.openai.com/v1// "])
+def test_api_url_joins_with_exactly_one_slash(base: str) -> None:
+    assert api_url(base, "audio/transcriptions") == "https://api.openai.com/v1/audio/transcriptions"
+
+
+def test_realtime_url() -> None:
+    assert realtime_url("https://api.openai.com/v1") == "wss://api.openai.com/v1/realtime"
+    assert realtime_url("http://localhost:8000/v1/", {"model": "m x", "intent": "transcription"}) == (
+        "ws://localhost:8000/v1/realtime?model=m+x&intent=transcription")
+
+
+def test_client_headers_timeouts_and_key_registration() -> None:
+    key = "sk-test-unusual-shape"
+    config = ApiConfig("https://api.openai.com/v1", api_key=key, organization="org-1", project="proj_2",
+                       timeout_s=42)
+    with make_client(config) as client:
+        assert client.headers["authorization"] == f"Bearer {key}"
+        assert client.headers["openai-organization"] == "org-1"
+        assert client.headers["openai-project"] == "proj_2"
+        assert client.headers["user-agent"].startswith("Sayso/")
+        assert client.timeout.connect == 5 and client.timeout.read == 42
+    assert key not in redact(f"the server echoed {key}")
+    assert key not in repr(config)
+
+
+def test_optional_headers_are_not_sent_when_unset() -> None:
+    with make_client(ApiConfig("http://localhost:1/v1")) as client:
+        assert "openai-organization" not in client.headers and "authorization" not in client.headers
+
+
+@pytest.mark.parametrize("base", ["", "api.openai.com/v1", "ftp://x/v1"])
+def test_bad_base_url_is_a_settings_error(base: str) -> None:
+    with pytest.raises(SettingsError, match="base URL"):
+        make_client(ApiConfig(base))
