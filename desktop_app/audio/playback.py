@@ -1,0 +1,345 @@
+"""Gapless streaming playback from a bounded ring buffer.
+
+One OutputStream runs for as long as the player is open; its callback only copies from a preallocated
+float32 ring (scaled by the volume) and advances counters. The producer (``write``, on a worker thread) blocks
+while the ring is full, so memory stays flat however long the text is; pieces written back to back play
+without gaps because the stream never stops between them. Silence is output only when the ring is empty:
+that is an *underrun* if more audio was expected (between ``write`` and ``drain``/``stop``), and simply
+idle otherwise.
+
+Single producer, single consumer: the producer owns ``_w`` (frames written), the callback owns ``_r`` (frames
+consumed). ``stop`` asks the callback to skip to ``_w`` (``_skip_to``), so the ring is emptied within one
+callback period without the callback ever taking a lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import sounddevice as sd
+
+from desktop_app.audio import devices
+from desktop_app.audio.resample import StreamResampler, to_float
+from desktop_app.core.errors import AudioDeviceError
+from desktop_app.core.models import SAMPLE_RATE
+
+log = logging.getLogger(__name__)
+
+BLOCK_S = 0.02  # callback period: stop() silences within about this (plus the device's own latency)
+
+
+class Player:
+    """Implements ``core.ports.AudioSink``; ``write`` also accepts PCM at other rates (``sample_rate=``)."""
+
+    def __init__(self, *, buffer_s: float = 3.0, stream_rate: int | None = None,
+                 stall_timeout_s: float = 2.0, startup_timeout_s: float = 5.0) -> None:
+        self.buffer_s = buffer_s
+        self._forced_rate = stream_rate
+        self._stall_timeout_s = stall_timeout_s
+        self._startup_timeout_s = startup_timeout_s
+        self.device_name = ""
+        self.device_warning = ""
+        self.sample_rate = SAMPLE_RATE  # rate of PCM given to write() without sample_rate=
+        self.stream_rate = 0  # rate the device runs at
+        self.channels = 1
+
+        self._stream: sd.OutputStream | None = None
+        self._ring = np.zeros(0, dtype=np.float32)
+        self._w = 0
+        self._r = 0
+        self._skip_to = 0
+        self._played = 0
+        self._epoch = 0  # bumped by stop(): a writer from an older epoch drops the rest of its data
+        self._producing = False  # audio is expected: an empty ring now is an underrun
+        self._paused = False
+        self._volume = 1.0
+        self._underruns = 0
+        self._xruns = 0
+        self._drain_target = 0
+        self._plock = threading.Lock()  # producer side only (write/stop); the callback never takes it
+        self._space = threading.Event()
+        self._drained = threading.Event()
+        self._ready = threading.Event()
+        self._resampler: StreamResampler | None = None
+        self._last_callback = 0.0
+        self._paced = 0
+        self._opened_at = 0.0
+        self._closing = False
+        self._error: AudioDeviceError | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    def open(self, device: str, sample_rate: int = SAMPLE_RATE) -> None:
+        self.close()
+        choice = devices.resolve_output(device)
+        self.device_name, self.device_warning = choice.name, choice.warning
+        self.sample_rate = sample_rate
+        self.stream_rate, self.channels = self._pick_format(choice, sample_rate)
+        self._ring = np.zeros(max(1024, int(self.buffer_s * self.stream_rate)), dtype=np.float32)
+        self._w = self._r = self._skip_to = self._played = self._drain_target = 0
+        self._underruns = self._xruns = 0
+        self._producing = self._paused = self._closing = False
+        self._error = None
+        self._resampler = None
+        self._paced = 0
+        self._ready.clear()
+        try:
+            self._stream = sd.OutputStream(device=choice.index, samplerate=self.stream_rate,
+                                           channels=self.channels, dtype="float32", latency="low",
+                                           blocksize=int(BLOCK_S * self.stream_rate),
+                                           callback=self._callback, finished_callback=self._finished)
+            self._opened_at = time.monotonic()
+            self._stream.start()
+        except sd.PortAudioError as exc:
+            self._stream = None
+            raise devices.translate_error(exc, "output", device) from exc
+        log.info("audio output %r open at %d Hz", self.device_name, self.stream_rate)
+
+    def _pick_format(self, choice: devices.DeviceChoice, wanted: int) -> tuple[int, int]:
+        try:
+            info: Any = sd.query_devices(choice.index, kind="output")
+        except (sd.PortAudioError, ValueError) as exc:
+            raise devices.translate_error(exc, "output", choice.name) from exc
+        rates = [self._forced_rate] if self._forced_rate else [wanted, int(info["default_samplerate"])]
+        last: Exception | None = None
+        for rate in rates:
+            for channels in (1, min(2, int(info["max_output_channels"]))):
+                try:
+                    sd.check_output_settings(device=choice.index, samplerate=rate, channels=channels,
+                                             dtype="float32")
+                    return rate, channels
+                except (sd.PortAudioError, ValueError) as exc:
+                    last = exc
+        raise devices.translate_error(last or RuntimeError("no usable format"), "output", choice.name)
+
+    def wait_ready(self, timeout: float = 5.0) -> bool:
+        """Wait until the device clock runs (a new output stream can take ~2 s to start through the ALSA
+        pulse plugin: keep the player open rather than reopening it per utterance)."""
+        return self._ready.wait(timeout)
+
+    def close(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is None:
+            return
+        self.stop()
+        self._closing = True
+        try:
+            stream.abort()
+            stream.close()
+        except sd.PortAudioError as exc:
+            log.info("closing the audio output: %s", exc)
+        self._report()
+
+    # -- PortAudio thread ------------------------------------------------------------------------------
+
+    def _callback(self, outdata: npt.NDArray[np.float32], frames: int, _time: Any,
+                  status: sd.CallbackFlags) -> None:
+        if status.output_underflow:
+            self._xruns += 1
+        r = self._r
+        skip = self._skip_to
+        if skip > r:
+            r = skip
+        n = 0
+        if not self._paused:
+            n = min(frames, self._w - r)
+        if n > 0:
+            ring = self._ring
+            size = len(ring)
+            pos = r % size
+            first = min(n, size - pos)
+            out = outdata[:, 0]
+            np.multiply(ring[pos:pos + first], self._volume, out=out[:first])
+            np.multiply(ring[:n - first], self._volume, out=out[first:n])
+            if self.channels > 1:
+                outdata[:n, 1:] = outdata[:n, :1]
+        if n < frames:
+            outdata[n:] = 0.0
+            if self._producing and not self._paused:
+                self._underruns += 1
+        r += n
+        self._r = r
+        self._played += n
+        now = time.monotonic()
+        if not self._ready.is_set():
+            # PortAudio first calls back in a burst to prime the device buffer; through the ALSA pulse plugin
+            # the clock then only starts 1.5-2 s later. Ready = three callbacks paced by the clock.
+            paced = now - self._last_callback > 0.3 * frames / self.stream_rate
+            self._paced = self._paced + 1 if paced else 0
+            if self._paced >= 3:
+                self._ready.set()
+        self._last_callback = now
+        if n:
+            self._space.set()
+        if r >= self._drain_target and not self._drained.is_set():
+            self._drained.set()
+
+    def _finished(self) -> None:
+        if not self._closing and self._error is None:
+            self._error = AudioDeviceError(
+                "The audio output stopped (it may have been disconnected).",
+                hint="Reconnect it or pick another output in Settings → Audio.",
+                detail="PortAudio output stream finished unexpectedly")
+        self._space.set()
+        self._drained.set()
+
+    # -- producer --------------------------------------------------------------------------------------
+
+    def write(self, pcm: bytes, sample_rate: int | None = None) -> None:
+        """Queue s16le mono PCM (at ``sample_rate``, default: the rate given to ``open``). Blocks while the
+        buffer is full; returns early, dropping the rest, if ``stop`` is called meanwhile."""
+        self._raise_if_failed()
+        if self._stream is None:
+            raise AudioDeviceError("The audio output is not open.")
+        rate = sample_rate or self.sample_rate
+        samples = to_float(pcm)
+        with self._plock:
+            epoch = self._epoch
+            if rate != self.stream_rate:
+                if self._resampler is None or self._resampler.in_rate != rate:
+                    self._resampler = StreamResampler(rate, self.stream_rate)
+                samples = self._resampler.push(samples)
+        self._enqueue(samples, epoch)
+
+    def _enqueue(self, samples: npt.NDArray[np.float32], epoch: int) -> None:
+        size = len(self._ring)
+        offset = 0
+        while offset < len(samples):
+            with self._plock:
+                if epoch != self._epoch:
+                    return
+                free = size - (self._w - max(self._r, self._skip_to))
+                if free > 0:
+                    n = min(free, len(samples) - offset)
+                    pos = self._w % size
+                    first = min(n, size - pos)
+                    self._ring[pos:pos + first] = samples[offset:offset + first]
+                    self._ring[:n - first] = samples[offset + first:offset + n]
+                    self._w += n  # publish after the copy: the callback reads only below _w
+                    self._producing = True  # only now: an empty ring before the first data is no underrun
+                    offset += n
+                    continue
+                self._space.clear()
+            # Re-check after clearing, then sleep until the callback frees space (never a blind sleep).
+            if size - (self._w - max(self._r, self._skip_to)) > 0:
+                continue
+            if not self._space.wait(self._stall_timeout_s):
+                self._raise_if_failed()
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """End of data: wait until everything written has been handed to the device. False on timeout."""
+        with self._plock:
+            if self._resampler is not None:  # flush the resampler's filter tail
+                tail = self._resampler.push(np.zeros(64, dtype=np.float32))
+                self._resampler = None
+                epoch = self._epoch
+            else:
+                tail, epoch = None, self._epoch
+        if tail is not None and len(tail):
+            self._enqueue(tail, epoch)
+        self._producing = False
+        target = self._w
+        self._drain_target = target
+        self._drained.clear()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while max(self._r, self._skip_to) < target and self._stream is not None:
+            remaining = self._stall_timeout_s if deadline is None else deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if not self._drained.wait(min(remaining, self._stall_timeout_s)):
+                self._raise_if_failed()
+            self._drained.clear()
+        return True
+
+    def stop(self) -> None:
+        """Drop everything buffered; sound stops within one callback period. The stream stays open."""
+        with self._plock:
+            self._epoch += 1
+            self._skip_to = self._w
+            self._producing = False
+            self._resampler = None
+        self._space.set()
+        self._drained.set()
+
+    def pause(self, paused: bool) -> None:
+        """Paused: the callback outputs silence and keeps its place; writers block once the ring is full."""
+        self._paused = paused
+
+    # -- status ----------------------------------------------------------------------------------------
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @property
+    def volume(self) -> float:
+        return self._volume
+
+    def set_volume(self, volume: float) -> None:
+        self._volume = float(min(1.0, max(0.0, volume)))
+
+    @property
+    def played_frames(self) -> int:
+        """Frames (at ``stream_rate``) handed to the device since ``open``: the position in the stream."""
+        return self._played
+
+    @property
+    def played_seconds(self) -> float:
+        return self._played / self.stream_rate if self.stream_rate else 0.0
+
+    @property
+    def written_seconds(self) -> float:
+        """Stream position of the end of what was written; compare with ``played_seconds``."""
+        return self._w / self.stream_rate if self.stream_rate else 0.0
+
+    @property
+    def buffered_seconds(self) -> float:
+        return (self._w - max(self._r, self._skip_to)) / self.stream_rate if self.stream_rate else 0.0
+
+    @property
+    def latency_s(self) -> float:
+        """Output latency reported by PortAudio: sound is heard this long after ``played_frames`` moved."""
+        return float(self._stream.latency) if self._stream is not None else 0.0
+
+    @property
+    def underruns(self) -> int:
+        """Callbacks that ran dry while more audio was expected (audible gaps)."""
+        return self._underruns
+
+    @property
+    def xruns(self) -> int:
+        """Underflows reported by PortAudio itself."""
+        return self._xruns
+
+    @property
+    def error(self) -> AudioDeviceError | None:
+        return self._check()
+
+    def _check(self) -> AudioDeviceError | None:
+        if self._error is None and self._stream is not None and not self._closing:
+            now = time.monotonic()
+            if self._ready.is_set():
+                stalled = now - self._last_callback > self._stall_timeout_s
+            else:
+                stalled = now - self._opened_at > self._startup_timeout_s
+            if stalled:
+                self._error = AudioDeviceError(
+                    "The audio output stopped playing (it may have been disconnected).",
+                    hint="Reconnect it or pick another output in Settings → Audio.",
+                    detail=f"no output callback for more than {self._stall_timeout_s} s")
+        return self._error
+
+    def _raise_if_failed(self) -> None:
+        error = self._check()
+        if error is not None:
+            log.warning("audio output failed: %s (%s)", error.user_message, error.detail)
+            raise error
+
+    def _report(self) -> None:
+        if self._underruns or self._xruns:
+            log.info("playback: %d underrun(s), %d device underflow(s)", self._underruns, self._xruns)
