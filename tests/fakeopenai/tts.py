@@ -1,0 +1,127 @@
+"""Real speech for the fake server: espeak-ng, resampled to 24 kHz s16le mono, cached per text."""
+
+from __future__ import annotations
+
+import io
+import struct
+import subprocess
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+from .asr import resample
+
+RATE = 24000
+_cache: OrderedDict[tuple[str, str, float], bytes] = OrderedDict()
+_cache_lock = threading.Lock()
+_CACHE_ENTRIES = 256
+
+# Each OpenAI voice gets its own pitch so tests can hear (and see) that the voice setting arrived.
+VOICE_PITCH = {
+    "alloy": 50,
+    "ash": 35,
+    "ballad": 40,
+    "coral": 60,
+    "echo": 30,
+    "fable": 55,
+    "onyx": 25,
+    "nova": 65,
+    "sage": 58,
+    "shimmer": 70,
+    "verse": 45,
+    "marin": 62,
+    "cedar": 38,
+}
+
+
+def synthesize(text: str, voice: str = "alloy", speed: float = 1.0) -> bytes:
+    """PCM s16le mono 24 kHz for `text`. The text goes through stdin, never the command line."""
+    key = (text, voice, round(speed, 3))
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    words_per_minute = str(int(min(450, max(80, 175 * speed))))
+    pitch = str(VOICE_PITCH.get(voice, 50))
+    completed = subprocess.run(
+        ["espeak-ng", "-v", "en-us", "-s", words_per_minute, "-p", pitch, "--stdin", "--stdout"],
+        input=text.encode(),
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    pcm = _wav_to_pcm24k(completed.stdout)
+    with _cache_lock:
+        _cache[key] = pcm
+        while len(_cache) > _CACHE_ENTRIES:
+            _cache.popitem(last=False)
+    return pcm
+
+
+def _wav_to_pcm24k(wav: bytes) -> bytes:
+    """espeak writes a WAV with bogus sizes to a pipe; read the fmt chunk and take everything after `data`."""
+    fmt_at = wav.index(b"fmt ")
+    channels, rate = struct.unpack_from("<HI", wav, fmt_at + 10)
+    data_at = wav.index(b"data", fmt_at) + 8
+    samples = np.frombuffer(wav[data_at : data_at + (len(wav) - data_at) // 2 * 2], dtype="<i2")
+    if channels > 1:
+        samples = samples.reshape(-1, channels).mean(axis=1).astype(np.int16)
+    floats = resample(samples.astype(np.float32), rate, RATE)
+    return np.clip(np.round(floats), -32768, 32767).astype("<i2").tobytes()
+
+
+def wav_header(data_size: int | None) -> bytes:
+    """44-byte PCM WAV header. `None` writes 0xFFFFFFFF sizes, as the streaming service does."""
+    riff = 0xFFFFFFFF if data_size is None else 36 + data_size
+    data = 0xFFFFFFFF if data_size is None else data_size
+    return (
+        b"RIFF"
+        + struct.pack("<I", riff)
+        + b"WAVEfmt "
+        + struct.pack("<IHHIIHH", 16, 1, 1, RATE, RATE * 2, 2, 16)
+        + b"data"
+        + struct.pack("<I", data)
+    )
+
+
+CONTENT_TYPES = {
+    "mp3": "audio/mpeg",
+    "opus": "audio/opus",
+    "aac": "audio/aac",
+    "flac": "audio/flac",
+    "wav": "audio/wav",
+    "pcm": "audio/pcm",
+}
+
+
+def encode(pcm: bytes, response_format: str) -> bytes:
+    """Whole-file encodings for the compressed formats (wav/pcm are streamed without this)."""
+    samples = np.frombuffer(pcm, dtype="<i2")
+    if response_format == "aac":
+        return _encode_aac(samples)
+    import soundfile
+
+    fmt, subtype = {"mp3": ("MP3", "MPEG_LAYER_III"), "opus": ("OGG", "OPUS"), "flac": ("FLAC", "PCM_16")}[
+        response_format
+    ]
+    buffer = io.BytesIO()
+    soundfile.write(buffer, samples, RATE, format=fmt, subtype=subtype)
+    return buffer.getvalue()
+
+
+def _encode_aac(samples: np.ndarray) -> bytes:
+    import av  # PyAV comes with faster-whisper
+
+    buffer = io.BytesIO()
+    container = av.open(buffer, "w", format="adts")
+    stream = container.add_stream("aac", rate=RATE)
+    stream.layout = "mono"  # type: ignore[union-attr]
+    frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+    frame.sample_rate = RATE
+    for packet in stream.encode(frame):  # type: ignore[union-attr]
+        container.mux(packet)
+    for packet in stream.encode(None):  # type: ignore[union-attr]
+        container.mux(packet)
+    container.close()
+    return buffer.getvalue()
