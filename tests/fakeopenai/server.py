@@ -82,6 +82,7 @@ class FakeOpenAI:
             return
         self.state.closing.set()
         asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=30)
+        asyncio.run_coroutine_threadsafe(_cancel_leftover_tasks(), loop).result(timeout=30)
         loop.call_soon_threadsafe(loop.stop)
         self._thread.join(timeout=30)
         self._loop = self._runner = self._thread = None
@@ -172,6 +173,15 @@ class FakeOpenAI:
     def preload(self) -> None:
         """Load the speech-recognition model now, so the first transcription is not slower than the rest."""
         asr.preload()
+
+
+async def _cancel_leftover_tasks() -> None:
+    """Handlers that outlived the shutdown timeout (hangs, open sockets) end here, not at interpreter exit."""
+    current = asyncio.current_task()
+    leftovers = [t for t in asyncio.all_tasks() if t is not current]
+    for task in leftovers:
+        task.cancel()
+    await asyncio.gather(*leftovers, return_exceptions=True)
 
 
 def _wait_for(

@@ -22,7 +22,7 @@ from .wire import (
     duration_usage,
     error_response,
     fault_status_response,
-    hang_forever,
+    hang_until_client_leaves,
     invalid_value,
     is_authorized,
     json_response,
@@ -156,7 +156,7 @@ async def apply_early_faults(request: web.Request, fault: Fault) -> web.StreamRe
     if fault.has("server_delay_s"):
         await asyncio.sleep(float(fault.get("server_delay_s")))
     if fault.has("hang") and fault.get("after") is None:
-        await hang_forever()
+        await hang_until_client_leaves(request)
     if fault.has("drop_mid_stream") and int(fault.get("after", 2)) == 0:
         response = web.StreamResponse()
         response._req = request  # so abort_connection finds the transport

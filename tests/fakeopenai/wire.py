@@ -15,9 +15,8 @@ from aiohttp import web
 from .state import Fault, ServerState
 
 STATE_KEY: web.AppKey[ServerState] = web.AppKey("state", ServerState)
-START_KEY = "fakeopenai_start"
-FAULT_KEY = "fakeopenai_fault"
-TOKEN_BILLED_KEY = "fakeopenai_token_billed"
+START_KEY: web.RequestKey[float] = web.RequestKey("start", float)
+TOKEN_BILLED_KEY: web.RequestKey[bool] = web.RequestKey("token_billed", bool)
 
 _ALNUM = string.ascii_letters + string.digits
 
@@ -171,7 +170,7 @@ async def before_chunk(response: web.StreamResponse, fault: Fault, sent: int) ->
         abort_connection(response)
         raise DroppedConnection
     if fault.has("hang") and fault.get("after") is not None and sent >= after:
-        await hang_forever()
+        await hang_until_client_leaves(response._req)
 
 
 def abort_connection(response: web.StreamResponse) -> None:
@@ -181,8 +180,14 @@ def abort_connection(response: web.StreamResponse) -> None:
         req.transport.abort()
 
 
-async def hang_forever(limit_s: float = 600.0) -> None:
-    await asyncio.sleep(limit_s)
+async def hang_until_client_leaves(request: web.BaseRequest | None, limit_s: float = 600.0) -> None:
+    """Say nothing until the client disconnects (aiohttp does not cancel handlers when it does)."""
+    deadline = asyncio.get_running_loop().time() + limit_s
+    while asyncio.get_running_loop().time() < deadline:
+        transport = request.transport if request is not None else None
+        if transport is None or transport.is_closing():
+            return
+        await asyncio.sleep(0.05)
 
 
 def sse_response() -> web.StreamResponse:
