@@ -114,7 +114,7 @@ class MicCapture:
         self.rate, self.channels = rate, channels
         ring_frames = max(1, int(self.ring_s * rate))
         self._ring = np.zeros(ring_frames, dtype=np.int16)
-        self._rec = np.zeros(int(self.max_seconds * rate) + ring_frames, dtype=np.int16)
+        self._rec = np.zeros(int(self.max_seconds * rate) + int(self.preroll_s * rate), dtype=np.int16)
         self._mix = np.zeros(ring_frames, dtype=np.int32)
         self._ring_count = self._rec_len = 0
         self._recording = self._full = self._full_logged = self._closing = False
@@ -199,7 +199,7 @@ class MicCapture:
                 n = min(frames, len(self._rec) - self._rec_len)
                 self._rec[self._rec_len:self._rec_len + n] = mono[:n]
                 self._rec_len += n
-                if n < frames:
+                if self._rec_len == len(self._rec):
                     self._full = True
         self._last_callback = time.monotonic()
         if not self._ready.is_set():
@@ -281,6 +281,18 @@ class MicCapture:
                 return False
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                return False
+            self._data.wait(min(remaining, self._stall_timeout_s))
+
+    def wait_for_sound(self, threshold_dbfs: float = -40.0, timeout: float = 5.0) -> bool:
+        """Wait until the newest ~10 ms of input peaks above ``threshold_dbfs`` ("is the mic live?")."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self._data.clear()
+            if self.levels(BLOCK_S).peak_dbfs > threshold_dbfs:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self.check() is not None:
                 return False
             self._data.wait(min(remaining, self._stall_timeout_s))
 

@@ -256,6 +256,19 @@ class Player:
             self._drained.clear()
         return True
 
+    def wait_played(self, seconds: float, timeout: float) -> bool:
+        """Wait until ``played_seconds`` reaches ``seconds`` (False on timeout or device failure)."""
+        deadline = time.monotonic() + timeout
+        while self.played_seconds < seconds:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self._check() is not None:
+                return False
+            self._space.clear()
+            if self.played_seconds >= seconds:
+                break
+            self._space.wait(min(remaining, 0.5))
+        return True
+
     def stop(self) -> None:
         """Drop everything buffered; sound stops within one callback period. The stream stays open."""
         with self._plock:
