@@ -92,8 +92,9 @@ class ModifierMasks:
 def modifier_masks(d: display.Display) -> ModifierMasks:
     """Find Alt, Super and NumLock among Mod1..Mod5 (their bits differ between keyboard setups)."""
     found: dict[str, int] = {}
-    wanted = {"Alt_L": "alt", "Alt_R": "alt", "Meta_L": "alt", "Super_L": "meta", "Super_R": "meta",
-              "Hyper_L": "meta", "Num_Lock": "num_lock"}
+    roles = {"Alt_L": "alt", "Alt_R": "alt", "Meta_L": "alt", "Super_L": "meta", "Super_R": "meta",
+             "Hyper_L": "meta", "Num_Lock": "num_lock"}
+    wanted = {XK.string_to_keysym(name): role for name, role in roles.items()}
     for index, keycodes in enumerate(d.get_modifier_mapping()):
         if index < 3:  # Shift, Lock, Control have fixed bits
             continue
@@ -101,8 +102,7 @@ def modifier_masks(d: display.Display) -> ModifierMasks:
             if not keycode:
                 continue
             for column in range(4):
-                name = XK.keysym_to_string(d.keycode_to_keysym(keycode, column)) or ""
-                role = wanted.get(name)
+                role = wanted.get(d.keycode_to_keysym(keycode, column))
                 if role and role not in found:
                     found[role] = 1 << index
     return ModifierMasks(ctrl=X.ControlMask, shift=X.ShiftMask, alt=found.get("alt", X.Mod1Mask),
