@@ -212,15 +212,15 @@ cmd_start() {
     ((${#PULSE_SERVER} < 100)) || die "DIR is too deep for unix sockets ($PULSE_SERVER); use a shorter path"
     PYTHON="$(python_bin)"
 
-    # If anything below fails, stop what already started so a failed start leaves nothing behind.
-    trap 'echo "test-services: start failed; stopping what started" >&2; cmd_stop' ERR
+    # Any failure below exits (set -e, or die): stop what already started, so nothing is left behind.
+    trap 'echo "test-services: start failed; stopping what had started" >&2; cmd_stop' EXIT
     start_xvfb
     start_trayer
     start_dbus
     start_keyring
     start_pulseaudio
     start_speech_dispatcher
-    trap - ERR
+    trap - EXIT
     write_env
     echo "test-services: up in $DIR (DISPLAY=$DISPLAY); source $DIR/env"
 }
@@ -266,7 +266,10 @@ cmd_run() {
 
 (($# >= 2)) || usage
 COMMAND="$1"
-mkdir -p "$2"
+if [[ "$COMMAND" != stop ]]; then
+    mkdir -p "$2"
+fi
+[[ -d "$2" ]] || die "no such directory: $2"
 DIR="$(cd "$2" && pwd)"
 shift 2
 case "$COMMAND" in
