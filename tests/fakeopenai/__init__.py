@@ -2,7 +2,8 @@
 (faster-whisper tiny.en) and real speech (espeak-ng) behind the REST and Realtime endpoints.
 
 In-process:   with FakeOpenAI() as srv: srv.base_url
-Subprocess:   with FakeOpenAIProcess() as srv: srv.base_url      (python -m tests.fakeopenai --port 0 --print-url)
+Subprocess:   with FakeOpenAIProcess() as srv: srv.base_url
+              (runs python -m tests.fakeopenai --port 0 --print-url)
 """
 
 from __future__ import annotations

@@ -149,7 +149,7 @@ async def handle_realtime(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-# -- admin API (subprocess mode) --------------------------------------------------------------------------------
+# -- admin API (subprocess mode) -----------------------------------------------------------------
 async def admin_health(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "fault_kinds": FAULT_KINDS})
 

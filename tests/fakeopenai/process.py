@@ -78,9 +78,12 @@ class FakeOpenAIProcess:
         self._admin: httpx.Client | None = None
         self.base_url = ""
 
-    # -- lifecycle --------------------------------------------------------------------------------------------
+    # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> FakeOpenAIProcess:
-        self._log = tempfile.NamedTemporaryFile("w+", prefix="fakeopenai-", suffix=".log", delete=False)
+        # Kept open for the child's whole life and closed in stop(), so no context manager here.
+        self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115
+            "w+", prefix="fakeopenai-", suffix=".log", delete=False
+        )
         command = [
             self._python,
             "-m",
@@ -141,7 +144,7 @@ class FakeOpenAIProcess:
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
-    # -- addresses --------------------------------------------------------------------------------------------
+    # -- addresses --------------------------------------------------------------------------------
     @property
     def root_url(self) -> str:
         return self.base_url.removesuffix("/v1")
@@ -150,7 +153,7 @@ class FakeOpenAIProcess:
     def ws_url(self) -> str:
         return self.base_url.replace("http://", "ws://", 1) + "/realtime"
 
-    # -- controls (same names as FakeOpenAI) -------------------------------------------------------------------
+    # -- controls (same names as FakeOpenAI) ------------------------------------------------------
     @property
     def admin(self) -> httpx.Client:
         if self._admin is None:

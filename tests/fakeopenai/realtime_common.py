@@ -35,7 +35,7 @@ class SessionBase:
         self.session_id = new_id("sess_")
         self.tasks: set[asyncio.Task[None]] = set()
 
-    # -- sending ----------------------------------------------------------------------------------------
+    # -- sending ----------------------------------------------------------------------------------
     async def send(self, event: dict[str, Any]) -> None:
         """Every server event gets an `event_id` right after its `type`."""
         payload = {"type": event["type"], "event_id": new_id("event_")}
@@ -77,7 +77,7 @@ class SessionBase:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    # -- lifecycle --------------------------------------------------------------------------------------
+    # -- lifecycle --------------------------------------------------------------------------------
     def initial_session(self) -> dict[str, Any]:
         raise NotImplementedError
 

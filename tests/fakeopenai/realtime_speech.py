@@ -17,8 +17,8 @@ AUDIO_DELTA_BYTES = 4800  # 100 ms of PCM per delta
 AUDIO_TOKENS_PER_S = 20
 REALTIME_VOICES = ["alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"]
 PERSONA = (
-    "Your knowledge cutoff is 2023-10. You are a helpful, witty, and friendly AI. Act like a human, but remember "
-    "that you aren't a human and that you can't do human things in the real world. Talk quickly."
+    "Your knowledge cutoff is 2023-10. You are a helpful, witty, and friendly AI. Act like a human, but "
+    "remember that you aren't a human and that you can't do human things in the real world. Talk quickly."
 )
 SESSION_KEYS = {
     "type",
@@ -164,7 +164,7 @@ class SpeechSession(SessionBase):
         else:
             await self.unknown_event(event, SUPPORTED_EVENTS)
 
-    # -- session.update -----------------------------------------------------------------------------------
+    # -- session.update ---------------------------------------------------------------------------
     async def update(self, event: dict[str, Any]) -> None:
         """Validate everything first: a rejected update applies nothing (doc §2.3)."""
         client_id = event.get("event_id")
@@ -185,11 +185,11 @@ class SpeechSession(SessionBase):
                 param="session.type",
             )
             return
-        audio = new.get("audio") if isinstance(new.get("audio"), dict) else {}
+        audio: dict[str, Any] = new["audio"] if isinstance(new.get("audio"), dict) else {}
         bad = unknown_keys(new, SESSION_KEYS, "session") or unknown_keys(
             audio, {"input", "output"}, "session.audio"
         )
-        out = audio.get("output") if isinstance(audio.get("output"), dict) else {}
+        out: dict[str, Any] = audio["output"] if isinstance(audio.get("output"), dict) else {}
         bad = bad or unknown_keys(out, {"format", "voice", "speed"}, "session.audio.output")
         if bad:
             await self.error(
@@ -259,7 +259,7 @@ class SpeechSession(SessionBase):
             return "invalid_value", f"Invalid value: '{cap}'.", "session.max_output_tokens"
         return None
 
-    # -- conversation items -------------------------------------------------------------------------------
+    # -- conversation items -----------------------------------------------------------------------
     async def create_item(self, event: dict[str, Any]) -> None:
         item = event.get("item")
         if (
@@ -316,7 +316,7 @@ class SpeechSession(SessionBase):
             }
         )
 
-    # -- responses ----------------------------------------------------------------------------------------
+    # -- responses --------------------------------------------------------------------------------
     async def create_response(self, event: dict[str, Any]) -> None:
         client_id = event.get("event_id")
         params = event.get("response") or {}
@@ -457,7 +457,7 @@ class SpeechSession(SessionBase):
         item_id = new_id("item_")
         ids = {"response_id": response.id, "item_id": item_id, "output_index": 0, "content_index": 0}
         audio_out = modalities == ["audio"]
-        item = {
+        item: dict[str, Any] = {
             "id": item_id,
             "object": "realtime.item",
             "type": "message",
@@ -532,7 +532,8 @@ class SpeechSession(SessionBase):
             final_part = {"type": "text", "text": transcript}
             content = [{"type": "output_text", "text": transcript}]
         await self.send({"type": "response.content_part.done", **ids, "part": final_part})
-        item.update(status="completed" if status == "completed" else "incomplete", content=content)
+        item["status"] = "completed" if status == "completed" else "incomplete"
+        item["content"] = content
         await self.send(
             {
                 "type": "response.output_item.done",

@@ -58,7 +58,7 @@ class TranscriptionSession(SessionBase):
         self._pending_vad = bytearray()
         self._transcribe_lock = asyncio.Lock()
 
-    # -- session ------------------------------------------------------------------------------------------
+    # -- session ----------------------------------------------------------------------------------
     def initial_session(self) -> dict[str, Any]:
         return {
             "type": "transcription",
@@ -163,7 +163,7 @@ class TranscriptionSession(SessionBase):
             return "session.audio.input.turn_detection.type", f"Invalid value: '{turn}'."
         return None
 
-    # -- audio --------------------------------------------------------------------------------------------
+    # -- audio ------------------------------------------------------------------------------------
     @property
     def bytes_per_ms(self) -> float:
         return 8.0 if self.config["format"].get("type") in ("audio/pcmu", "audio/pcma") else RATE * 2 / 1000
@@ -231,7 +231,8 @@ class TranscriptionSession(SessionBase):
             if manual:
                 await self.error(
                     "input_audio_buffer_commit_empty",
-                    "Error committing input audio buffer: buffer too small. Expected at least 100ms of audio, "
+                    "Error committing input audio buffer: buffer too small. "
+                    "Expected at least 100ms of audio, "
                     f"but buffer only has {buffered_ms:.2f}ms of audio.",
                     client_event_id=client_id,
                 )

@@ -50,7 +50,7 @@ class FakeOpenAI:
         self._start_error: BaseException | None = None
         self.port = 0
 
-    # -- addresses --------------------------------------------------------------------------------------------
+    # -- addresses --------------------------------------------------------------------------------
     @property
     def root_url(self) -> str:
         return f"http://{self._host}:{self.port}"
@@ -61,10 +61,10 @@ class FakeOpenAI:
 
     @property
     def ws_url(self) -> str:
-        """The realtime endpoint, e.g. ws://127.0.0.1:PORT/v1/realtime (add ?intent=transcription or ?model=…)."""
+        """The realtime endpoint ws://127.0.0.1:PORT/v1/realtime (add ?intent=transcription or ?model=…)."""
         return f"ws://{self._host}:{self.port}/v1/realtime"
 
-    # -- lifecycle --------------------------------------------------------------------------------------------
+    # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> FakeOpenAI:
         if self._preload:
             asr.preload()
@@ -121,12 +121,15 @@ class FakeOpenAI:
         await site.start()
         self._runner = runner
         server = site._server  # aiohttp exposes the bound port only here
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        sockets = getattr(server, "sockets", None)
+        assert sockets, "the site has no listening socket"
+        self.port = int(sockets[0].getsockname()[1])
 
-    # -- controls ---------------------------------------------------------------------------------------------
+    # -- controls ---------------------------------------------------------------------------------
     def add_fault(self, endpoint: str, *kinds: str, times: int | None = 1, **params: Any) -> Fault:
-        """Queue a fault for the next `times` requests on `endpoint` (None = until cleared). See FAULT_KINDS."""
+        """Queue a fault for the next `times` requests on `endpoint` (None = until cleared).
+
+        See FAULT_KINDS for the names and their parameters."""
         fault = make_fault(endpoint, kinds, params, times)
         self.state.add_fault(fault)
         return fault
@@ -151,7 +154,7 @@ class FakeOpenAI:
         predicate: Callable[[RecordedRequest], bool] | None = None,
         timeout: float = 10.0,
     ) -> list[RecordedRequest]:
-        """Wait until `count` recorded requests match `predicate` (for e2e tests where another thread sends)."""
+        """Wait until `count` recorded requests match `predicate` (e2e tests: another thread sends)."""
         return _wait_for(lambda: self.requests, count, predicate, timeout)
 
     @property

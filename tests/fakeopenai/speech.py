@@ -40,8 +40,9 @@ TOKEN_BILLED = {"gpt-4o-mini-tts", "gpt-4o-mini-tts-2025-12-15"}
 
 INVALID_JSON = (
     "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP "
-    "library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have "
-    "trouble figuring out how to fix this, please contact us through our help center at help.openai.com.)"
+    "library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you "
+    "have trouble figuring out how to fix this, please contact us through our help center at "
+    "help.openai.com.)"
 )
 
 

@@ -19,17 +19,17 @@ ENDPOINTS = frozenset({"transcriptions", "translations", "speech", "models", "re
 # Every fault kind the server understands, with the endpoints where it has an effect.
 FAULT_KINDS: dict[str, str] = {
     "status": "any HTTP endpoint and the realtime upgrade: answer with `status` (429/500/503/...)",
-    "drop_mid_stream": "HTTP: abort the TCP connection after `after` events/chunks (default 2; 0 = before headers)",
+    "drop_mid_stream": "HTTP: abort the TCP connection after `after` chunks (default 2; 0 = before headers)",
     "hang": "HTTP: never answer (until the client gives up or the server stops); `after` = hang mid-stream",
     "lf_framing": "SSE: use \\n\\n instead of \\r\\n\\r\\n",
     "no_space": "SSE: write `data:{...}` without the space",
     "no_done": "SSE: omit the final `data: [DONE]`",
-    "plain_json": "transcriptions: ignore stream=true and answer with the plain body (a non-streaming server)",
+    "plain_json": "transcriptions: ignore stream=true, answer with the plain body (a non-streaming server)",
     "model_not_found": "HTTP: 404 model_not_found for the requested model",
     "wav_ffffffff": "speech: WAV header with 0xFFFFFFFF sizes (this is also the default, like the real API)",
     "wav_sized": "speech: WAV header with the true sizes (a non-streaming compatible server)",
     "detail_errors": 'HTTP: render errors FastAPI-style as {"detail": {...}} (Kokoro/speaches)',
-    "server_delay_s": "any: wait `server_delay_s` seconds before answering (realtime: before the first delta)",
+    "server_delay_s": "any: wait `server_delay_s` seconds before answering (realtime: before first delta)",
     "ws_accept_then_error": "realtime: bad key -> accept the upgrade, send error invalid_api_key, close 1008",
     "drop_ws_mid_utterance": "realtime transcription: abort the socket after committed + one delta",
     "drop_ws_mid_response": "realtime speech: abort the socket after the first audio delta",
@@ -216,7 +216,7 @@ class ServerState:
         self._requests: list[RecordedRequest] = []
         self.closing = threading.Event()
 
-    # -- faults -------------------------------------------------------------------------------------------
+    # -- faults -----------------------------------------------------------------------------------
     def add_fault(self, fault: Fault) -> None:
         with self._lock:
             self._faults[fault.endpoint].append(fault)
@@ -243,7 +243,7 @@ class ServerState:
             for queue in self._faults.values():
                 queue.clear()
 
-    # -- requests -----------------------------------------------------------------------------------------
+    # -- requests ---------------------------------------------------------------------------------
     def record(self, request: RecordedRequest) -> None:
         with self._lock:
             self._requests.append(request)

@@ -274,9 +274,10 @@ def validate(form: Form, fault: Fault, translate: bool) -> web.Response | str:
             code="unsupported_value",
         )
     chunking = form.object("chunking_strategy")
-    if chunking is not None and chunking != "auto":
-        if not isinstance(chunking, dict) or chunking.get("type") != "server_vad":
-            return invalid_value(fault, "chunking_strategy", chunking, ["auto", "server_vad"])
+    if chunking not in (None, "auto") and (
+        not isinstance(chunking, dict) or chunking.get("type") != "server_vad"
+    ):
+        return invalid_value(fault, "chunking_strategy", chunking, ["auto", "server_vad"])
     return model
 
 

@@ -116,12 +116,12 @@ def _encode_aac(samples: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     container = av.open(buffer, "w", format="adts")
     stream = container.add_stream("aac", rate=RATE)
-    stream.layout = "mono"  # type: ignore[union-attr]
+    stream.layout = "mono"
     frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
     frame.sample_rate = RATE
-    for packet in stream.encode(frame):  # type: ignore[union-attr]
+    for packet in stream.encode(frame):
         container.mux(packet)
-    for packet in stream.encode(None):  # type: ignore[union-attr]
+    for packet in stream.encode(None):
         container.mux(packet)
     container.close()
     return buffer.getvalue()

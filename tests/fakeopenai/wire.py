@@ -137,7 +137,7 @@ async def add_common_headers(request: web.Request, response: web.StreamResponse)
 
 
 class SseWriter:
-    """Writes one `data:` line per event with the framing the audio endpoints use (CRLF, `[DONE]` at the end)."""
+    """One `data:` line per event, framed like the audio endpoints (CRLF, `[DONE]` at the end)."""
 
     def __init__(self, response: web.StreamResponse, fault: Fault) -> None:
         self._response = response
@@ -224,8 +224,8 @@ def fault_status_response(fault: Fault, model: str | None) -> web.Response:
         return error_response(
             fault,
             429,
-            "You exceeded your current quota, please check your plan and billing details. For more information "
-            "on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.",
+            "You exceeded your current quota, please check your plan and billing details. For more "
+            "information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.",
             type_="insufficient_quota",
             code="insufficient_quota",
             headers=headers,
@@ -247,9 +247,9 @@ def fault_status_response(fault: Fault, model: str | None) -> web.Response:
         return error_response(
             fault,
             429,
-            f"Rate limit reached for {name} in organization org-fakeopenai on requests per min (RPM): Limit 3, "
-            "Used 3, Requested 1. Please try again in 20s. Visit https://platform.openai.com/account/rate-limits "
-            "to learn more.",
+            f"Rate limit reached for {name} in organization org-fakeopenai on requests per min (RPM): "
+            "Limit 3, Used 3, Requested 1. Please try again in 20s. Visit "
+            "https://platform.openai.com/account/rate-limits to learn more.",
             type_="requests",
             code="rate_limit_exceeded",
             headers=headers,

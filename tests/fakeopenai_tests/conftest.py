@@ -12,6 +12,7 @@ import pytest
 from tests.fakeopenai import FakeOpenAI
 from tests.fakeopenai.asr import decode_upload, resample
 
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[FakeOpenAI]:
     with FakeOpenAI(preload=True) as srv:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-JFK_WORDS = "ask not what your country can do for you".split()
+JFK_WORDS = ["ask", "not", "what", "your", "country", "can", "do", "for", "you"]
 
 
 def word_recall(expected: list[str], text: str) -> float:

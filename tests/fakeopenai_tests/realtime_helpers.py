@@ -37,7 +37,12 @@ class Realtime:
 
     def append(self, pcm: bytes, chunk: int = 9600) -> None:
         for start in range(0, len(pcm), chunk):
-            self.send({"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm[start : start + chunk]).decode()})
+            self.send(
+                {
+                    "type": "input_audio_buffer.append",
+                    "audio": base64.b64encode(pcm[start : start + chunk]).decode(),
+                }
+            )
 
 
 @contextmanager
@@ -47,7 +52,9 @@ def realtime(srv: FakeOpenAI, query: str, key: str | None = None, **headers: str
         yield Realtime(ws)
 
 
-def transcription_update(turn_detection: dict[str, Any] | None, model: str = "gpt-4o-mini-transcribe") -> dict[str, Any]:
+def transcription_update(
+    turn_detection: dict[str, Any] | None, model: str = "gpt-4o-mini-transcribe"
+) -> dict[str, Any]:
     return {
         "type": "session.update",
         "event_id": "cfg_1",
@@ -93,7 +100,12 @@ def read_request(text: str, event_id: str = "speak_1", chunk: str = "1") -> dict
             "tool_choice": "none",
             "max_output_tokens": 400,
             "metadata": {"chunk": chunk},
-            "input": [{"type": "message", "role": "user",
-                       "content": [{"type": "input_text", "text": f"<read>\n{text}\n</read>"}]}],
+            "input": [
+                {
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": f"<read>\n{text}\n</read>"}],
+                }
+            ],
         },
-    }  # fmt: skip
+    }

@@ -20,8 +20,8 @@ def test_bad_key_gets_the_captured_401_body_byte_for_byte(srv: FakeOpenAI) -> No
     expected = (
         "{\n"
         '    "error": {\n'
-        '        "message": "Incorrect API key provided: not-a-re**************************ized. You can find '
-        'your API key at https://platform.openai.com/account/api-keys.",\n'
+        '        "message": "Incorrect API key provided: not-a-re**************************ized. '
+        'You can find your API key at https://platform.openai.com/account/api-keys.",\n'
         '        "type": "invalid_request_error",\n'
         '        "param": null,\n'
         '        "code": "invalid_api_key"\n'
@@ -69,9 +69,14 @@ def test_models_list_follows_the_models_set(srv: FakeOpenAI, client: httpx.Clien
 
 def test_valid_keys_can_change_at_runtime(srv: FakeOpenAI) -> None:
     srv.valid_keys.add("sk-second")
-    assert httpx.get(srv.base_url + "/models", headers={"Authorization": "Bearer sk-second"}).status_code == 200
+    assert (
+        httpx.get(srv.base_url + "/models", headers={"Authorization": "Bearer sk-second"}).status_code == 200
+    )
     srv.valid_keys = ["sk-only"]
-    assert httpx.get(srv.base_url + "/models", headers={"Authorization": f"Bearer {srv.api_key}"}).status_code == 401
+    assert (
+        httpx.get(srv.base_url + "/models", headers={"Authorization": f"Bearer {srv.api_key}"}).status_code
+        == 401
+    )
 
 
 def test_429_fault_carries_retry_headers_and_is_used_once(srv: FakeOpenAI, client: httpx.Client) -> None:

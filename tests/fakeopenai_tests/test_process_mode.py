@@ -26,8 +26,11 @@ def child() -> Iterator[FakeOpenAIProcess]:
 def test_cli_prints_the_base_url_first(tmp_path: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.fakeopenai", "--port", "0", "--print-url"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         assert process.stdout is not None
         url = process.stdout.readline().strip()
@@ -45,11 +48,21 @@ def test_faults_requests_and_keys_through_the_admin_api(child: FakeOpenAIProcess
     headers = {"Authorization": f"Bearer {child.api_key}"}
     child.add_fault("transcriptions", status=500)
     files = {"file": ("jfk.flac", jfk_flac, "audio/flac")}
-    failed = httpx.post(child.base_url + "/audio/transcriptions", headers=headers, data={"model": "whisper-1"},
-                        files=files, timeout=60)  # fmt: skip
+    failed = httpx.post(
+        child.base_url + "/audio/transcriptions",
+        headers=headers,
+        data={"model": "whisper-1"},
+        files=files,
+        timeout=60,
+    )
     assert failed.status_code == 500 and failed.json()["error"]["type"] == "server_error"
-    ok = httpx.post(child.base_url + "/audio/transcriptions", headers=headers, data={"model": "whisper-1"},
-                    files=files, timeout=60)  # fmt: skip
+    ok = httpx.post(
+        child.base_url + "/audio/transcriptions",
+        headers=headers,
+        data={"model": "whisper-1"},
+        files=files,
+        timeout=60,
+    )
     assert word_recall(JFK_WORDS, ok.json()["text"]) >= 0.8
     recorded = child.wait_for_requests(2, lambda r: r.path == "/v1/audio/transcriptions")
     assert [r.status for r in recorded] == [500, 200]
@@ -57,7 +70,9 @@ def test_faults_requests_and_keys_through_the_admin_api(child: FakeOpenAIProcess
 
     child.valid_keys.add("sk-extra")
     assert "sk-extra" in child.valid_keys
-    assert httpx.get(child.base_url + "/models", headers={"Authorization": "Bearer sk-extra"}).status_code == 200
+    assert (
+        httpx.get(child.base_url + "/models", headers={"Authorization": "Bearer sk-extra"}).status_code == 200
+    )
     child.models.discard("tts-1")
     listed = httpx.get(child.base_url + "/models", headers=headers).json()["data"]
     assert "tts-1" not in {m["id"] for m in listed}

@@ -64,8 +64,11 @@ def test_server_vad_detects_speech_and_commits_on_silence(srv: FakeOpenAI, jfk_p
         rt.append(bytes(24000) + jfk_pcm24k + bytes(96000))  # 0.5 s silence, speech, 2 s silence
         events = rt.until(TRANSCRIPTION_PREFIX + "completed")
     kinds = [e["type"] for e in events]
-    assert kinds[:3] == ["input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
-                         "input_audio_buffer.committed"]  # fmt: skip
+    assert kinds[:3] == [
+        "input_audio_buffer.speech_started",
+        "input_audio_buffer.speech_stopped",
+        "input_audio_buffer.committed",
+    ]
     started, stopped, committed = events[:3]
     assert started["item_id"] == stopped["item_id"] == committed["item_id"]
     assert 200 <= started["audio_start_ms"] <= 1200  # 500 ms lead-in minus 300 ms prefix padding, at least
@@ -95,14 +98,19 @@ def test_beta_session_update_is_refused_with_close_4000(srv: FakeOpenAI) -> None
 def test_flat_beta_fields_in_ga_update_are_unknown_parameters(srv: FakeOpenAI) -> None:
     with realtime(srv, "intent=transcription") as rt:
         rt.recv()
-        rt.send({"type": "session.update", "session": {"type": "transcription", "input_audio_format": "pcm16"}})
+        rt.send(
+            {"type": "session.update", "session": {"type": "transcription", "input_audio_format": "pcm16"}}
+        )
         error = rt.recv()["error"]
     assert error["code"] == "unknown_parameter"
     assert error["message"] == "Unknown parameter: 'session.input_audio_format'."
 
 
 def test_bad_key_is_http_401_on_the_upgrade(srv: FakeOpenAI) -> None:
-    with pytest.raises(InvalidStatus) as refused, realtime(srv, "intent=transcription", key="sk-wrong-key-1234567"):
+    with (
+        pytest.raises(InvalidStatus) as refused,
+        realtime(srv, "intent=transcription", key="sk-wrong-key-1234567"),
+    ):
         pass
     assert refused.value.response.status_code == 401
     assert b'"code": "invalid_api_key"' in refused.value.response.body
@@ -151,5 +159,7 @@ def test_session_expiry_sends_error_and_closes_1001(srv: FakeOpenAI) -> None:
 
 
 def test_plain_http_get_is_not_an_upgrade(srv: FakeOpenAI) -> None:
-    response = httpx.get(srv.ws_url.replace("ws://", "http://"), headers={"Authorization": f"Bearer {srv.api_key}"})
+    response = httpx.get(
+        srv.ws_url.replace("ws://", "http://"), headers={"Authorization": f"Bearer {srv.api_key}"}
+    )
     assert response.status_code == 400

@@ -52,7 +52,13 @@ def test_stream_has_crlf_framing_deltas_that_join_to_done_and_done_marker(
     assert len(deltas) > 5 and all(e["type"] == "transcript.text.delta" for e in deltas)
     assert "".join(e["delta"] for e in deltas) == done["text"]
     assert word_recall(JFK_WORDS, done["text"]) >= 0.8
-    assert list(done["usage"]) == ["type", "total_tokens", "input_tokens", "input_token_details", "output_tokens"]
+    assert list(done["usage"]) == [
+        "type",
+        "total_tokens",
+        "input_tokens",
+        "input_token_details",
+        "output_tokens",
+    ]
     assert raw.startswith(b'data: {"type":"transcript.text.delta","delta":"')
 
 
@@ -70,10 +76,19 @@ def test_logprobs_ride_on_deltas_and_done(client: httpx.Client, jfk_flac: bytes)
 
 @pytest.mark.parametrize(
     ("kinds", "eol", "done_marker"),
-    [(("lf_framing",), b"\n", True), (("no_done",), b"\r\n", False), (("lf_framing", "no_done"), b"\n", False)],
+    [
+        (("lf_framing",), b"\n", True),
+        (("no_done",), b"\r\n", False),
+        (("lf_framing", "no_done"), b"\n", False),
+    ],
 )
 def test_framing_faults(
-    srv: FakeOpenAI, client: httpx.Client, jfk_flac: bytes, kinds: tuple[str, ...], eol: bytes, done_marker: bool
+    srv: FakeOpenAI,
+    client: httpx.Client,
+    jfk_flac: bytes,
+    kinds: tuple[str, ...],
+    eol: bytes,
+    done_marker: bool,
 ) -> None:
     srv.add_fault("transcriptions", *kinds)
     raw = upload(client, jfk_flac, model="gpt-4o-mini-transcribe", stream="true").content
@@ -102,7 +117,11 @@ def test_srt_vtt_and_verbose_layouts(client: httpx.Client, jfk_flac: bytes) -> N
     vtt = upload(client, jfk_flac, model="whisper-1", response_format="vtt").text
     assert vtt.startswith("WEBVTT\n\n00:00:00.000 --> 00:00:0") and vtt.endswith("\n\n")
     verbose = upload(
-        client, jfk_flac, model="whisper-1", response_format="verbose_json", **{"timestamp_granularities[]": "word"}
+        client,
+        jfk_flac,
+        model="whisper-1",
+        response_format="verbose_json",
+        **{"timestamp_granularities[]": "word"},
     ).json()
     assert verbose["task"] == "transcribe" and verbose["language"] == "english"
     assert verbose["duration"] == pytest.approx(11.0)
@@ -177,7 +196,9 @@ def test_429_then_success_and_retired_model(srv: FakeOpenAI, client: httpx.Clien
     assert gone.status_code == 404 and gone.json()["error"]["code"] == "model_not_found"
 
 
-def test_detail_errors_fault_uses_fastapi_shape(srv: FakeOpenAI, client: httpx.Client, jfk_flac: bytes) -> None:
+def test_detail_errors_fault_uses_fastapi_shape(
+    srv: FakeOpenAI, client: httpx.Client, jfk_flac: bytes
+) -> None:
     srv.add_fault("transcriptions", "detail_errors", "model_not_found")
     body = upload(client, jfk_flac, model="whisper-1").json()
     assert "error" not in body
@@ -187,21 +208,29 @@ def test_detail_errors_fault_uses_fastapi_shape(srv: FakeOpenAI, client: httpx.C
 def test_drop_mid_stream_truncates_the_body(srv: FakeOpenAI, client: httpx.Client, jfk_flac: bytes) -> None:
     srv.add_fault("transcriptions", "drop_mid_stream", after=3)
     received = b""
-    with pytest.raises(httpx.RemoteProtocolError):  # noqa: PT012 - the error comes while reading the body
-        with client.stream(
+    with (
+        pytest.raises(httpx.RemoteProtocolError),
+        client.stream(
             "POST",
             "audio/transcriptions",
             data={"model": "gpt-4o-mini-transcribe", "stream": "true"},
             files={"file": ("jfk.flac", jfk_flac, "audio/flac")},
-        ) as response:
-            for chunk in response.iter_raw():
-                received += chunk
+        ) as response,
+    ):
+        for chunk in response.iter_raw():
+            received += chunk
     assert received.count(b"data: ") == 3
     assert b"[DONE]" not in received
 
 
 def test_hang_is_seen_as_a_read_timeout(srv: FakeOpenAI, jfk_flac: bytes) -> None:
     srv.add_fault("transcriptions", "hang")
-    with httpx.Client(base_url=srv.base_url + "/", headers={"Authorization": f"Bearer {srv.api_key}"},
-                      timeout=httpx.Timeout(5.0, read=0.5)) as c, pytest.raises(httpx.ReadTimeout):  # fmt: skip
+    with (
+        httpx.Client(
+            base_url=srv.base_url + "/",
+            headers={"Authorization": f"Bearer {srv.api_key}"},
+            timeout=httpx.Timeout(5.0, read=0.5),
+        ) as c,
+        pytest.raises(httpx.ReadTimeout),
+    ):
         upload(c, jfk_flac, model="whisper-1")
