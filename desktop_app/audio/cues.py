@@ -15,6 +15,9 @@ from desktop_app.audio import devices
 
 log = logging.getLogger(__name__)
 
+LEAD_S = 0.15
+TAIL_S = 0.25
+
 Cue = Literal["start", "stop", "error"]
 _TONES: dict[str, tuple[float, ...]] = {
     "start": (660.0, 880.0), "stop": (880.0, 660.0), "error": (330.0, 330.0)}
@@ -29,8 +32,16 @@ def cue_samples(kind: Cue, rate: int = 48000, note_s: float = 0.06,
     return (gain * np.concatenate(notes)).astype(np.float32)
 
 
+def cue_pcm(kind: Cue, rate: int = 24_000) -> bytes:
+    """The cue as s16le PCM, to write into an already running ``Player``: reliable and instant, whereas a
+    fresh stream may start late or clip its first milliseconds (see ``CuePlayer``)."""
+    return (cue_samples(kind, rate) * 32767).astype("<i2").tobytes()
+
+
 class CuePlayer:
-    """Plays one cue at a time; ``play`` returns at once. A new cue cuts the previous one."""
+    """Plays one cue at a time on its own short-lived stream; ``play`` returns at once; a new cue cuts the
+    previous one. Known limit (PortAudio 19.6 through the ALSA pulse plugin): a new output stream starts
+    1.5-2 s late and sometimes drops its first ~60 ms, which the silent lead-in absorbs only partly."""
 
     def __init__(self, device: str = "") -> None:
         self.device = device
@@ -46,9 +57,14 @@ class CuePlayer:
         try:
             info: Any = sd.query_devices(choice.index, kind="output")
             rate = int(info["default_samplerate"])
-            self._samples, self._pos = cue_samples(kind, rate), 0
+            # Silence around the notes: a new stream's priming burst can be dropped by the ALSA pulse plugin
+            # (seen here: the first ~60 ms), and the stream must not stop before the notes left the buffer.
+            lead = np.zeros(int(LEAD_S * rate), dtype=np.float32)
+            tail = np.zeros(int(TAIL_S * rate), dtype=np.float32)
+            self._samples, self._pos = np.concatenate((lead, cue_samples(kind, rate), tail)), 0
             self._done.clear()
             self._stream = sd.OutputStream(device=choice.index, samplerate=rate, channels=1, dtype="float32",
+                                           latency="low", blocksize=int(0.01 * rate),
                                            callback=self._callback, finished_callback=self._done.set)
             self._stream.start()
         except sd.PortAudioError as exc:  # a missing beep is not worth failing a dictation for

@@ -9,6 +9,7 @@ null sink ``speaker``: ``parec -d speaker.monitor`` hears what the app plays.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -23,11 +24,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from desktop_app.core.models import PcmAudio
+
 PULSE_CONFIG = """\
 load-module module-native-protocol-unix auth-anonymous=1
 load-module module-null-sink sink_name=speaker sink_properties=device.description=VirtualSpeaker
 load-module module-null-sink sink_name=micfeed sink_properties=device.description=MicFeed
-load-module module-remap-source master=micfeed.monitor source_name=mic source_properties=device.description=VirtualMic
+load-module module-remap-source master=micfeed.monitor source_name=mic \
+source_properties=device.description=VirtualMic
 set-default-sink speaker
 set-default-source mic
 """
@@ -50,10 +54,8 @@ class PulseServer:
 
     def stop(self) -> None:
         if self.pid is not None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
 
 
 def start_pulse(base: Path) -> PulseServer:
@@ -113,7 +115,7 @@ def jfk_wav(shared_dir: Path, audio_tmp: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def jfk_pcm(shared_dir: Path):  # noqa: ANN201 - PcmAudio
+def jfk_pcm(shared_dir: Path) -> PcmAudio:
     from desktop_app.audio.encode import decode_file
 
     return decode_file(shared_dir / "audio" / "jfk.flac")

@@ -21,7 +21,7 @@ def to_pcm(samples: np.ndarray) -> bytes:
 
 
 def best_correlation(recorded: np.ndarray, reference: np.ndarray) -> tuple[float, int]:
-    """Peak normalised cross-correlation and the lag (samples) at which ``reference`` starts in ``recorded``."""
+    """Peak normalised cross-correlation, and the lag (samples) where ``reference`` starts in ``recorded``."""
     n = len(recorded) + len(reference)
     size = 1 << (n - 1).bit_length()
     spec = np.fft.rfft(recorded, size) * np.conj(np.fft.rfft(reference, size))
@@ -50,7 +50,8 @@ def onset_s(samples: np.ndarray, threshold_dbfs: float = -30.0, rate: int = RATE
     return float(hits[0]) * 0.005 if len(hits) else -1.0
 
 
-def tone_span_and_largest_gap(samples: np.ndarray, threshold_dbfs: float = -30.0) -> tuple[float, float, float]:
+def tone_span_and_largest_gap(samples: np.ndarray,
+                              threshold_dbfs: float = -30.0) -> tuple[float, float, float]:
     """(start_s, end_s, largest quiet gap in between, s) of the loud region, measured on 5 ms frames."""
     mask = loud_mask(samples, threshold_dbfs=threshold_dbfs)
     hits = np.flatnonzero(mask)

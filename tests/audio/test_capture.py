@@ -62,7 +62,7 @@ def test_preroll_keeps_sound_that_started_before_key_down(capture: MicCapture, p
     audio = pcm_to_float(capture.take_recording().data)
 
     onset = onset_s(audio)
-    assert onset > 0.05, f"the recording starts mid-sound (onset {onset:.3f} s): the pre-roll missed the start"
+    assert onset > 0.05, f"the recording starts mid-sound (onset {onset:.3f} s): pre-roll missed the start"
     assert onset < capture.preroll_s
     assert np.max(np.abs(audio[:int(0.04 * 24_000)])) < 0.01  # silence before the tone was recorded too
 
