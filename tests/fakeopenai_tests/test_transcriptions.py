@@ -234,3 +234,15 @@ def test_hang_is_seen_as_a_read_timeout(srv: FakeOpenAI, jfk_flac: bytes) -> Non
         pytest.raises(httpx.ReadTimeout),
     ):
         upload(c, jfk_flac, model="whisper-1")
+
+
+def test_translations_accept_only_whisper_and_report_translate_task(
+    client: httpx.Client, jfk_flac: bytes
+) -> None:
+    files = {"file": ("jfk.flac", jfk_flac, "audio/flac")}
+    verbose = client.post(
+        "audio/translations", data={"model": "whisper-1", "response_format": "verbose_json"}, files=files
+    ).json()
+    assert verbose["task"] == "translate" and word_recall(JFK_WORDS, verbose["text"]) >= 0.8
+    refused = client.post("audio/translations", data={"model": "gpt-4o-mini-transcribe"}, files=files)
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "model"
