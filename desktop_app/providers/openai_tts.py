@@ -30,9 +30,13 @@ _NO_INSTRUCTIONS_MODELS = ("tts-1", "tts-1-hd")  # these ignore or refuse `instr
 _ENCODED_TYPES = ("audio/mpeg", "audio/mp3", "audio/opus", "audio/ogg", "audio/aac", "audio/flac")
 
 StreamFormat = Literal["audio", "sse"]
+# "pcm" is OpenAI's raw 24 kHz stream. "wav" suits compatible servers whose PCM rate is unknown (§10 rule 2):
+# the streamed header names the rate. Either way on_audio receives PCM.
+AudioFormat = Literal["pcm", "wav"]
 
 
-def build_body(text: str, options: SpeechOptions, stream_format: StreamFormat) -> dict[str, Any]:
+def build_body(text: str, options: SpeechOptions, stream_format: StreamFormat = "audio",
+               response_format: AudioFormat = "pcm") -> dict[str, Any]:
     if len(text) > MAX_INPUT_CHARS:
         raise BadRequest(
             f"This piece of text is {len(text)} characters long; the speech service takes at most "
@@ -41,7 +45,7 @@ def build_body(text: str, options: SpeechOptions, stream_format: StreamFormat) -
         raise BadRequest(f"The voice instructions are longer than {MAX_INPUT_CHARS} characters.",
                          hint="Shorten Settings → Read aloud → Instructions.")
     body: dict[str, Any] = {"model": options.model, "input": text, "voice": options.voice,
-                            "response_format": "pcm", "speed": options.speed}
+                            "response_format": response_format, "speed": options.speed}
     if options.instructions and options.model not in _NO_INSTRUCTIONS_MODELS:
         body["instructions"] = options.instructions
     if stream_format == "sse":
@@ -62,13 +66,14 @@ class OpenAISpeech:
     """Speaks one chunk per call. ``on_retry`` hears about retries (before any audio has arrived)."""
 
     def __init__(self, config: ApiConfig, *, client: httpx.Client | None = None,
-                 stream_format: StreamFormat = "audio", retry_policy: RetryPolicy | None = None,
-                 on_retry: RetryCallback | None = None) -> None:
+                 stream_format: StreamFormat = "audio", response_format: AudioFormat = "pcm",
+                 retry_policy: RetryPolicy | None = None, on_retry: RetryCallback | None = None) -> None:
         self._config = config
         self._client = client
         self._owns_client = client is None
         self._lock = threading.Lock()
         self._stream_format: StreamFormat = stream_format
+        self._response_format: AudioFormat = response_format
         self._policy = retry_policy or RetryPolicy()
         self._on_retry = on_retry
 
@@ -93,7 +98,7 @@ class OpenAISpeech:
         """
         if not chunk.text.strip():
             return
-        body = build_body(chunk.text, options, self._stream_format)
+        body = build_body(chunk.text, options, self._stream_format, self._response_format)
         client = self._http()
         url = api_url(self._config.base_url, "audio/speech")
 
@@ -132,7 +137,7 @@ class OpenAISpeech:
                     break
         else:
             if media_type in _ENCODED_TYPES:
-                raise ServerError(f"The server sent {media_type} audio although raw PCM was asked for.",
+                raise ServerError(f"The server sent {media_type} audio although PCM or WAV was asked for.",
                                   hint="This server may not support the pcm format.")
             for piece in response.iter_bytes():
                 cancel.raise_if_cancelled()
