@@ -135,6 +135,10 @@ class OffsetMap:
             return self._orig[run] + spk_offset - self._spk[run] + 1
         return self._orig_end[run]
 
+    def copied(self, spk_offset: int) -> bool:
+        """Whether speakable character ``spk_offset`` is an original character (not replacement text)."""
+        return bool(self._copy[self._run_at(spk_offset)])
+
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         """Original span covering speakable characters [start, end)."""
         if end <= start:
@@ -388,6 +392,7 @@ _TABLE_PIPE = re.compile(r"(?<!\\)\|")
 
 _URL_BODY = r"(?:https?://|ftp://|www\.)[^\s<>\"'`\[\]{}|\\^]+"
 _URL = re.compile(_URL_BODY, re.IGNORECASE)
+_SCHEME = re.compile(r"(?:https?|ftp|mailto):", re.IGNORECASE)
 _LINK_TARGET = r"\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"\n]*\")?\s*\)"
 _HTML_TAG_NAMES = (
     "a|abbr|b|bdi|bdo|big|blockquote|body|br|caption|center|cite|code|col|colgroup|dd|del|details|div|dl|dt|"
@@ -567,10 +572,10 @@ class _Processor:
             self._link_text(text, match.start(group), match.end(group), base)
         elif kind == "autolink":
             target_start, target_end = match.span("auto_target")
-            if "@" in match.group("auto_target") and "://" not in match.group("auto_target"):
-                self.out.text(text, target_start, target_end, base)
-            else:
+            if _SCHEME.match(match.group("auto_target")):
                 self._url(text, target_start, target_end, base)
+            else:  # <name@example.com>: an address is worth reading
+                self.out.text(text, target_start, target_end, base)
         elif kind == "tag":
             if match.group("tag_name").lower() not in _INLINE_TAGS:
                 self.out.space(base + s)
