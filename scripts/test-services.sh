@@ -101,7 +101,8 @@ dbus_answers() {
 start_dbus() {
     # A private bus from our own config: no service activation, so nothing (at-spi, a second keyring)
     # gets started behind our back and outlives the tests.
-    local socket="$XDG_RUNTIME_DIR/bus"
+    # Not $XDG_RUNTIME_DIR/bus: libdbus falls back to that path when DBUS_SESSION_BUS_ADDRESS is unset.
+    local socket="$XDG_RUNTIME_DIR/session-bus"
     cat >"$DIR/dbus-session.conf" <<EOF
 <!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -154,7 +155,9 @@ EOF
     printf 'autospawn = no\n' >"$DIR/pulse-client.conf"
     export PULSE_CLIENTCONFIG="$DIR/pulse-client.conf"
     # -n: no default.pa, whose module-suspend-on-idle would drop the silent parts of recordings.
-    spawn pulseaudio pulseaudio --daemonize=no --exit-idle-time=-1 --disallow-exit -n -F "$DIR/pulse.pa" \
+    # Off the session bus: a PulseAudio there owns org.PulseAudio1, and any other PulseAudio a test starts
+    # on the same bus would then fail with "D-Bus name org.PulseAudio1 already taken".
+    spawn pulseaudio env -u DBUS_SESSION_BUS_ADDRESS pulseaudio --daemonize=no --exit-idle-time=-1 --disallow-exit -n -F "$DIR/pulse.pa" \
         --use-pid-file=no --log-target=stderr
     wait_until pulseaudio "$SPAWNED_PID" "PulseAudio to answer pactl info" pactl info
     wait_until pulseaudio "$SPAWNED_PID" "PulseAudio to list the source 'mic'" pulse_has_mic
