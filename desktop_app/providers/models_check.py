@@ -33,6 +33,8 @@ def test_connection(config: ApiConfig, models: Sequence[str] = (), *, client: ht
                     cancel: CancelToken | None = None) -> ConnectionReport:
     """Ask the server for its models; report whether the key works and ``models`` are offered.
 
+    A 404 counts as a failure: every known compatible server lists models, so it means a wrong base URL.
+
     No retries: the user pressed a button and wants the answer now. Never raises for server or network
     trouble; the report carries the error and its sentence.
     """
@@ -47,9 +49,6 @@ def test_connection(config: ApiConfig, models: Sequence[str] = (), *, client: ht
         with interrupt_on_cancel(cancel), http.stream("GET", url) as response:
             body = read_capped(response, 4 * 1024 * 1024)
             request_id = response.headers.get("x-request-id", "")
-            if response.status_code == 404:
-                return ConnectionReport(ok=True, request_id=request_id, message=(
-                    "Connected. This server does not list its models, so the model names were not checked."))
             if not response.is_success:
                 error = error_from_status(response.status_code, response.headers, body, kind="models")
                 return ConnectionReport(ok=False, message=error.full_message(), request_id=request_id,

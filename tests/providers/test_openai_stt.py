@@ -193,7 +193,12 @@ def test_cancel_while_waiting_for_the_answer_returns_cancelled(
         srv: FakeOpenAI, config: ApiConfig, jfk_flac: EncodedAudio) -> None:
     srv.add_fault("transcriptions", "hang")
     cancel = CancelToken()
-    watcher = threading.Thread(target=lambda: (srv.wait_for_requests(1), cancel.cancel()))
+
+    def cancel_once_sent() -> None:
+        srv.wait_for_requests(1)
+        cancel.cancel()
+
+    watcher = threading.Thread(target=cancel_once_sent)
     watcher.start()
     transcriber = OpenAITranscriber(replace(config, timeout_s=PATIENT))
     with pytest.raises(Cancelled):
