@@ -196,5 +196,6 @@ def test_mac_without_accessibility_copies_and_explains() -> None:
 
 
 def test_modules_import_without_the_os_libraries() -> None:
-    # Importing must not load user32 or CoreGraphics (this test runs on Linux).
-    assert mac_hotkeys.accessibility_trusted() is None
+    # Importing did not load user32 or CoreGraphics (this test runs on Linux); using them says why not.
+    with pytest.raises(PlatformUnsupported, match="ApplicationServices"):
+        mac_hotkeys.accessibility_trusted()

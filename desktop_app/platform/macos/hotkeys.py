@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ctypes
 import logging
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,10 +55,8 @@ def mac_flags(chord: KeyChord) -> int:
     return flags
 
 
-def accessibility_trusted() -> bool | None:
-    """AXIsProcessTrusted() on macOS; None elsewhere."""
-    if sys.platform != "darwin":
-        return None
+def accessibility_trusted() -> bool:
+    """AXIsProcessTrusted(); raises PlatformUnsupported where ApplicationServices does not exist."""
     return bool(quartz().AXIsProcessTrusted())
 
 
