@@ -104,15 +104,12 @@ class OffsetMap:
 
     def extend(self, other: OffsetMap) -> None:
         """Append ``other``'s runs; its speakable offsets start where this map ends."""
-        shift = self._length
         for run in range(other.runs):
             run_length = other._run_length(run)
             if other._copy[run]:
                 self.add_copy(other._orig[run], run_length)
             else:
-                self._append(other._orig[run], other._orig_end[run], copy=False)
-                self._spk[-1] = shift + other._spk[run]
-                self._length += run_length
+                self.add_replacement(run_length, other._orig[run], other._orig_end[run])
 
     def drop_before(self, spk_offset: int) -> None:
         """Forget runs that end before ``spk_offset`` (a lazy reader never looks back that far)."""
@@ -400,6 +397,8 @@ _HTML_TAG_NAMES = (
     "ol|p|pre|q|s|samp|section|small|span|strike|strong|sub|summary|sup|table|tbody|td|tfoot|th|thead|"
     "title|tr|tt|u|ul|var|wbr"
 )
+# Only valued attributes (href="…"), so prose like "a<b and c>d" is not taken for a tag.
+_HTML_ATTRIBUTES = r"""(?:\s+[A-Za-z_:][-\w:.]*\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'=<>`]+))*"""
 _INLINE_TAGS = frozenset({
     "a", "abbr", "b", "bdi", "bdo", "big", "cite", "code", "del", "em", "font", "i", "ins", "kbd", "mark",
     "q", "s", "samp", "small", "span", "strike", "strong", "sub", "sup", "tt", "u", "var", "wbr",
@@ -416,7 +415,7 @@ _INLINE = re.compile(
   | (?P<footnote>\[\^[^\]\s]+\])
   | (?P<autolink><(?P<auto_target>(?:https?|ftp|mailto):[^>\s]+|[^>\s@]+@[^>\s@]+)>)
   | (?P<comment><!--.*?-->)
-  | (?P<tag></?(?P<tag_name>{_HTML_TAG_NAMES})(?:\s[^<>]*)?/?>)
+  | (?P<tag></?(?P<tag_name>{_HTML_TAG_NAMES}){_HTML_ATTRIBUTES}\s*/?>)
   | (?P<url>{_URL_BODY})
   | (?P<entity>&(?:[A-Za-z][A-Za-z0-9]{{1,31}}|\#[0-9]{{1,7}}|\#[xX][0-9A-Fa-f]{{1,6}});)
   | (?P<escape>\\[!-/:-@\[-`{{-~])

@@ -215,3 +215,9 @@ def test_very_long_line_is_processed_in_parts_without_losing_words() -> None:
 def test_iter_speakable_rejects_non_str_pieces() -> None:
     with pytest.raises(TypeError):
         list(iter_speakable([b"bytes"]))  # type: ignore[list-item]
+
+
+def test_html_tags_need_tag_syntax() -> None:
+    assert speakable("if a<b and c>d then").text == "if a<b and c>d then"
+    source = '<a href="https://x.y">link</a> <span class=x>y</span><br/>z <p>para</p>'
+    assert speakable(source).text == "link y z para"
