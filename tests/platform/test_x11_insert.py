@@ -124,9 +124,14 @@ def test_clipboard_changed_before_paste_is_not_overwritten(
     worker = threading.Thread(target=lambda: outcome.append(inserter.insert("dictated", target, "paste")))
     worker.start()
     wait_clipboard(b"dictated")
-    subprocess.run(["xclip", "-selection", "clipboard", "-loops", "1"], input=b"copied by the user",
-                   timeout=10, check=True, stdout=subprocess.DEVNULL)  # served once, then xclip exits
+    user_copy = subprocess.Popen(["xclip", "-selection", "clipboard", "-loops", "1"], stdin=subprocess.PIPE,
+                                 stdout=subprocess.DEVNULL)
+    assert user_copy.stdin is not None
+    user_copy.stdin.write(b"copied by the user")
+    user_copy.stdin.close()
     worker.join(timeout=10)
+    assert clipboard() == b"copied by the user"  # not overwritten by a restore (xclip serves once, exits)
+    user_copy.wait(timeout=10)
     assert outcome and not outcome[0].delivered and not outcome[0].left_on_clipboard
 
 
