@@ -172,16 +172,22 @@ def _read_stream(response: httpx.Response, options: TranscriptionOptions,
     pieces: list[str] = []
     final: str | None = None
     language = ""
-    for obj in iter_json_events(iter_sse(response.iter_bytes()), model=options.model):
-        cancel.raise_if_cancelled()
-        kind = obj.get("type")
-        if kind == "transcript.text.delta" and isinstance(obj.get("delta"), str):
-            pieces.append(obj["delta"])
-            on_delta(TranscriptDelta(text=obj["delta"], item_id=str(obj.get("segment_id") or "")))
-        elif kind == "transcript.text.segment" and isinstance(obj.get("text"), str):
-            pieces.append(obj["text"])  # diarize streams send segments instead of deltas
-            on_delta(TranscriptDelta(text=obj["text"], item_id=str(obj.get("id") or "")))
-        elif kind == "transcript.text.done" and isinstance(obj.get("text"), str):
-            final = obj["text"]  # authoritative: replaces the joined deltas
-            language = _languages(obj)
+    try:
+        for obj in iter_json_events(iter_sse(response.iter_bytes()), model=options.model):
+            cancel.raise_if_cancelled()
+            kind = obj.get("type")
+            if kind == "transcript.text.delta" and isinstance(obj.get("delta"), str):
+                pieces.append(obj["delta"])
+                on_delta(TranscriptDelta(text=obj["delta"], item_id=str(obj.get("segment_id") or "")))
+            elif kind == "transcript.text.segment" and isinstance(obj.get("text"), str):
+                pieces.append(obj["text"])  # diarize streams send segments instead of deltas
+                on_delta(TranscriptDelta(text=obj["text"], item_id=str(obj.get("id") or "")))
+            elif kind == "transcript.text.done" and isinstance(obj.get("text"), str):
+                final = obj["text"]  # authoritative: replaces the joined deltas
+                language = _languages(obj)
+    except httpx.TransportError:
+        # Reading on to [DONE] keeps the connection reusable; but once `done` arrived the transcript is
+        # complete, and a connection that breaks after it must not cost the user their text.
+        if final is None or cancel.cancelled:
+            raise
     return (final if final is not None else "".join(pieces)), language

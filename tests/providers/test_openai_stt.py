@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import replace
 
+import httpx
 import pytest
 
 from desktop_app.core.cancel import CancelToken
@@ -205,3 +207,33 @@ def test_cancel_while_waiting_for_the_answer_returns_cancelled(
         transcriber.transcribe(jfk_flac, STREAMING, lambda _: None, cancel)
     watcher.join()
     transcriber.close()
+
+
+class _BreaksAfter(httpx.SyncByteStream):
+    """A body that delivers ``chunks`` and then fails the way a dead connection does."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self._chunks = chunks
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._chunks
+        raise httpx.ReadTimeout("the server went quiet")
+
+
+@pytest.mark.parametrize(("chunks", "expected"), [
+    ([b'data: {"type":"transcript.text.delta","delta":"Hi"}\r\n\r\n',
+      b'data: {"type":"transcript.text.done","text":"Hi there."}\r\n\r\n'], "Hi there."),
+    ([b'data: {"type":"transcript.text.delta","delta":"Hi"}\r\n\r\n'], None),
+])
+def test_a_connection_breaking_after_done_keeps_the_text(chunks: list[bytes], expected: str | None) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=_BreaksAfter(chunks))
+
+    audio = EncodedAudio(b"fLaC", "a.flac", "audio/flac", 0.1)
+    transcriber = OpenAITranscriber(ApiConfig("https://api.example.test/v1"),
+                                    client=httpx.Client(transport=httpx.MockTransport(handler)))
+    if expected is None:
+        with pytest.raises(TimeoutError_):
+            transcriber.transcribe(audio, STREAMING, lambda _: None, CancelToken())
+    else:
+        assert transcriber.transcribe(audio, STREAMING, lambda _: None, CancelToken()).text == expected
