@@ -27,7 +27,7 @@ class CancelToken:
         for callback in callbacks:
             try:
                 callback()
-            except Exception:  # noqa: BLE001 - a failing closer must not stop the others
+            except Exception:
                 pass
 
     def on_cancel(self, callback: Callable[[], None]) -> None:

@@ -66,7 +66,7 @@ class NetworkError(SaysoError):
     default_message = "Could not reach the server. Check your internet connection."
 
 
-class TimeoutError_(NetworkError):  # noqa: N801 - the trailing underscore avoids shadowing the builtin
+class TimeoutError_(NetworkError):
     default_message = "The server did not answer in time."
 
 
@@ -102,5 +102,5 @@ class PlatformUnsupported(SaysoError):
     default_message = "This is not supported on this desktop."
 
 
-class Cancelled(SaysoError):  # noqa: N818 - a cancel is an outcome, not a failure; the name says so
+class Cancelled(SaysoError):
     default_message = "Cancelled."

@@ -1,0 +1,9 @@
+"""The features the shell wires after building the window, in order. Each is ``wire(ctx) -> None``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from desktop_app.app.context import AppContext
+
+FEATURES: list[Callable[[AppContext], None]] = []

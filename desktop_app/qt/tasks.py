@@ -1,0 +1,115 @@
+"""Runs blocking calls off the GUI thread and brings their outcome back as queued signals.
+
+Each task gets its own worker QObject on its own QThread with the full wiring (started→run, terminal
+signal→quit, finished→deleteLater). ``TaskRunner.shutdown()`` cancels and joins every thread still alive,
+so Quit never leaves a "QThread destroyed while running".
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from desktop_app.core.cancel import CancelToken
+from desktop_app.core.errors import Cancelled
+
+log = logging.getLogger(__name__)
+
+
+class _Worker(QObject):
+    succeeded = Signal(object)
+    failed = Signal(object)
+    cancelled = Signal()
+    done = Signal()
+
+    def __init__(self, fn: Callable[[CancelToken], Any], token: CancelToken) -> None:
+        super().__init__()
+        self._fn = fn
+        self._token = token
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            result = self._fn(self._token)
+        except Cancelled:
+            self.cancelled.emit()
+        except BaseException as exc:
+            if self._token.cancelled:
+                self.cancelled.emit()
+            else:
+                log.debug("Task failed: %r", exc)
+                self.failed.emit(exc)
+        else:
+            if self._token.cancelled:
+                self.cancelled.emit()
+            else:
+                self.succeeded.emit(result)
+        finally:
+            self.done.emit()
+
+
+class Task(QObject):
+    """Handle of a running task; exactly one of succeeded / failed / cancelled is emitted."""
+
+    succeeded = Signal(object)
+    failed = Signal(object)
+    cancelled = Signal()
+    finished = Signal()
+
+    def __init__(self, name: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.name = name
+        self.token = CancelToken()
+        self.worker_thread: QThread | None = None
+
+    def cancel(self) -> None:
+        self.token.cancel()
+
+
+class TaskRunner(QObject):
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._live: dict[int, tuple[Task, QThread, _Worker]] = {}
+
+    def start(self, name: str, fn: Callable[[CancelToken], Any]) -> Task:
+        task = Task(name, self)
+        thread = QThread()
+        thread.setObjectName(f"sayso-{name}")
+        worker = _Worker(fn, task.token)
+        worker.moveToThread(thread)
+        task.worker_thread = thread
+        thread.started.connect(worker.run)
+        worker.succeeded.connect(task.succeeded)
+        worker.failed.connect(task.failed)
+        worker.cancelled.connect(task.cancelled)
+        worker.done.connect(thread.quit)
+        worker.done.connect(worker.deleteLater)
+        key = id(task)
+
+        def on_thread_finished() -> None:
+            self._live.pop(key, None)
+            task.finished.emit()
+            thread.deleteLater()
+            task.deleteLater()
+
+        thread.finished.connect(on_thread_finished)
+        self._live[key] = (task, thread, worker)
+        thread.start()
+        return task
+
+    def running(self) -> list[Task]:
+        return [task for task, _thread, _worker in self._live.values()]
+
+    def shutdown(self, timeout_ms: int = 5000) -> bool:
+        """Cancel every task and join its thread. True when all threads ended in time."""
+        all_joined = True
+        for task, thread, _worker in list(self._live.values()):
+            task.cancel()
+            thread.quit()
+            if not thread.wait(timeout_ms):
+                log.error("Thread %s did not stop within %d ms", thread.objectName(), timeout_ms)
+                all_joined = False
+        return all_joined
