@@ -57,6 +57,33 @@ def build_parser() -> argparse.ArgumentParser:
     key_sub.add_parser("clear", help="remove the stored key")
 
     sub.add_parser("doctor", help="report display, tray, audio, keyring, hotkeys and API settings")
+
+    transcribe = sub.add_parser("transcribe", help="transcribe an audio file (text streamed to stdout)")
+    transcribe.add_argument("file")
+    transcribe.add_argument("--model", help="model id (default: dictation.model)")
+    transcribe.add_argument("--format", choices=("text", "json", "srt", "vtt"), default="text")
+    transcribe.add_argument("--language", help="spoken language (ISO-639-1)")
+    transcribe.add_argument("--transport", choices=("rest", "realtime"), help="default: dictation.transport")
+    transcribe.add_argument("--engine", choices=("openai", "local", "auto"), help="default: dictation.engine")
+    transcribe.add_argument("--fast", action="store_true", help="realtime transport: stream faster than real time")
+
+    history = sub.add_parser("history", help="list or retry past dictations")
+    history_sub = history.add_subparsers(dest="history_command", metavar="ACTION", required=True)
+    history_list = history_sub.add_parser("list", help="list entries, newest first")
+    history_list.add_argument("--json", action="store_true", help="machine-readable output")
+    history_list.add_argument("--limit", type=int, default=50)
+    history_list.add_argument("--search", default="")
+    retry = history_sub.add_parser("retry", help="transcribe a kept recording again")
+    retry.add_argument("id", type=int)
+    retry.add_argument("--model", help="use another model for this retry")
+
+    speak = sub.add_parser("speak", help="speak text (or - for stdin) aloud or into an audio file")
+    speak.add_argument("text", nargs="+", help="text to speak, or - to read standard input")
+    speak.add_argument("--out", metavar="FILE", help="write .wav, .flac, .ogg or .mp3 instead of playing")
+    speak.add_argument("--voice")
+    speak.add_argument("--model")
+    speak.add_argument("--speed", type=float)
+    speak.add_argument("--engine", choices=("auto", "speech", "realtime", "system"))
     return parser
 
 
@@ -72,11 +99,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {
         None: _gui, "dictate": _dictate, "read": _read, "stop": _simple, "quit": _simple, "show": _simple,
         "status": _status, "config": _config, "key": _key, "doctor": _doctor,
+        "transcribe": _feature("desktop_app.app.dictation", "cli_transcribe"),
+        "history": _feature("desktop_app.app.dictation", "cli_history"),
+        "speak": _feature("desktop_app.app.read_aloud", "cli_speak"),
     }
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:
         return 130
+
+
+def _feature(module: str, function: str) -> Any:
+    """Standalone feature commands live with their feature's wiring; imported only when used."""
+
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+
+        return int(getattr(importlib.import_module(module), function)(args))
+
+    return run
 
 
 def gui_main() -> int:

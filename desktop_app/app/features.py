@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from desktop_app.app import autostart, dictation, read_aloud
 from desktop_app.app.context import AppContext
 
-FEATURES: list[Callable[[AppContext], None]] = []
+FEATURES: list[Callable[[AppContext], None]] = [dictation.wire, read_aloud.wire, autostart.wire]
