@@ -74,6 +74,13 @@ class TLSError(NetworkError):
     default_message = "The secure connection to the server failed (TLS certificate problem)."
 
 
+class RealtimeUnavailable(NetworkError):
+    """The Realtime WebSocket cannot be used here (blocked by a proxy, or a compatible server without
+    ``/realtime``): callers fall back to REST and say so once."""
+
+    default_message = "The realtime (WebSocket) connection is not available on this server."
+
+
 class AudioDeviceError(SaysoError):
     default_message = "The audio device is not available."
 
