@@ -117,11 +117,17 @@ def run_gui(options: GuiOptions) -> int:
     settings.save_failed.connect(lambda message: on_notice("Settings", message, "error"))
     tray.open_requested.connect(lambda: window.bring_to_front(""))
     tray.settings_requested.connect(lambda: window.bring_to_front("settings"))
-    tray.quit_requested.connect(app.quit)
+    def request_quit() -> None:
+        # Qt 6 asks every window to close before quitting; the window must not turn that into "hide".
+        # (and a tray menu that was shown once can veto QApplication.quit(); exit() ends the loop outright).
+        window.quitting = True
+        app.exit(0)
+
+    tray.quit_requested.connect(request_quit)
     tray.dictate_requested.connect(lambda: controller.handle_command("dictate", {"action": "toggle"}))
     tray.read_requested.connect(lambda: controller.handle_command("read", {"source": "selection"}))
     tray.stop_requested.connect(controller.stop_all)
-    controller.quit_requested.connect(lambda: QTimer.singleShot(0, app.quit))
+    controller.quit_requested.connect(lambda: QTimer.singleShot(0, request_quit))
 
     base_handle = controller.handle_command
 
@@ -133,6 +139,7 @@ def run_gui(options: GuiOptions) -> int:
             data.update({
                 "tray": tray_ok and tray.icon.isVisible(),
                 "tray_geometry": [geometry.x(), geometry.y(), geometry.width(), geometry.height()],
+                "tray_menu_visible": tray.menu.isVisible(),
                 "window_visible": window.isVisible(),
                 "page": window.current_page(),
                 "profile": str(profile.config_dir),

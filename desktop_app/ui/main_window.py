@@ -32,6 +32,7 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(app_icon())
         self.resize(820, 560)
         self.keep_running_in_tray = True
+        self.quitting = False
         self.pages = pages
         central = QWidget()
         outer = QVBoxLayout(central)
