@@ -1,0 +1,79 @@
+"""Offline mode wiring: picks the transcription engine, readies the local model, and gives the shell and
+the CLI their texts. The logic lives in services/engine_choice.py and providers/local_*.py; this module
+only joins them to the profile, the settings and the credentials.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from desktop_app.core.cancel import CancelToken
+from desktop_app.core.errors import SaysoError
+from desktop_app.core.settings import Settings
+from desktop_app.providers.local_models import LocalModelStatus, local_model_status
+from desktop_app.providers.local_whisper import INSTALL_HINT, LocalWhisperTranscriber, faster_whisper_available
+from desktop_app.providers.model_download import ModelDownloader, ProgressCallback
+from desktop_app.services import engine_choice
+from desktop_app.services.credentials import Credentials
+from desktop_app.services.engine_choice import EngineChoice, Reachability
+from desktop_app.storage.profile import Profile
+
+log = logging.getLogger(__name__)
+
+# One cache for the process: "auto" asks the network at most every 30 s.
+_reachability = Reachability()
+
+
+def local_status(settings: Settings, profile: Profile) -> LocalModelStatus:
+    return local_model_status(settings.dictation.local_model, profile.models_dir)
+
+
+def describe_local_engine(settings: Settings, profile: Profile) -> str:
+    """One line for `sayso doctor`."""
+    return engine_choice.describe_local_engine(faster_whisper_available(), local_status(settings, profile),
+                                               INSTALL_HINT)
+
+
+def first_start_text(settings: Settings, profile: Profile) -> str:
+    """The first-start explanation shown when no key is set: paste a key, or go offline (with the size)."""
+    return engine_choice.first_start_message(local_status(settings, profile))
+
+
+def choose_engine(settings: Settings, credentials: Credentials, override: str | None = None,
+                  reachable: Callable[[str], bool] = _reachability) -> EngineChoice:
+    """openai | local for this dictation, with a reason the UI can show. Cheap: the network check is cached."""
+    setting = override or settings.dictation.engine
+    has_key = credentials.status(settings).has_key if setting == "auto" else True
+    choice = engine_choice.choose_engine(setting, has_key=has_key, base_url=credentials.base_url(settings),
+                                         reachable=reachable)
+    log.info("dictation engine: %s (%s)", choice.engine, choice.reason)
+    return choice
+
+
+def ensure_local_model(settings: Settings, profile: Profile, cancel: CancelToken,
+                       on_progress: ProgressCallback | None = None) -> LocalModelStatus:
+    """The local model ready to load: downloads it when it is a catalogue name not yet here (worker thread)."""
+    status = local_status(settings, profile)
+    if status.ready:
+        return status
+    if status.catalogue is None:
+        raise SaysoError(status.problem, hint="Settings → Dictation → Local model.")
+    downloader = ModelDownloader(profile.models_dir)
+    try:
+        downloader.download(status.catalogue, cancel=cancel, on_progress=on_progress)
+    finally:
+        downloader.close()
+    return local_status(settings, profile)
+
+
+def local_transcriber(settings: Settings, profile: Profile, cancel: CancelToken,
+                      on_progress: ProgressCallback | None = None) -> LocalWhisperTranscriber:
+    """A ready LocalWhisperTranscriber (model downloaded if needed; loading happens on first transcribe)."""
+    if not faster_whisper_available():
+        from desktop_app.providers.local_whisper import LocalEngineUnavailable
+
+        raise LocalEngineUnavailable("Local transcription needs the faster-whisper package, which is not installed.",
+                                     hint=f"Install it with: {INSTALL_HINT}, or set a key to use OpenAI.")
+    status = ensure_local_model(settings, profile, cancel, on_progress)
+    return LocalWhisperTranscriber(status.path)
