@@ -11,12 +11,13 @@ from desktop_app.core.errors import SettingsError
 from desktop_app.core.settings import SCHEMA_VERSION, Settings, all_keys, describe, migrate
 from desktop_app.storage.settings_store import SettingsStore
 
-REQUIRED_KEYS = (
-    "api.base_url api.organization api.project dictation.hotkey dictation.mode dictation.transport dictation.model "
-    "dictation.language dictation.prompt insert.method read.hotkey read.engine read.model read.voice read.speed "
-    "read.instructions audio.input_device audio.output_device ui.start_minimized ui.sound_cues "
-    "history.keep_audio_days"
-).split()
+REQUIRED_KEYS = [
+    "api.base_url", "api.organization", "api.project", "dictation.hotkey", "dictation.mode",
+    "dictation.transport", "dictation.model", "dictation.language", "dictation.prompt", "insert.method",
+    "read.hotkey", "read.engine", "read.model", "read.voice", "read.speed", "read.instructions",
+    "audio.input_device", "audio.output_device", "ui.start_minimized", "ui.sound_cues",
+    "history.keep_audio_days",
+]
 
 
 def test_every_required_key_exists_with_a_help_text() -> None:
