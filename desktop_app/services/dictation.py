@@ -1,0 +1,477 @@
+"""Dictation, Qt-free: key-down → recording → (silence check, trim, FLAC, history) → transcription →
+clean-up → insertion into the window that had focus → history entry done/failed.
+
+Threads: ``start``, ``stop`` and ``cancel`` are quick and run on the caller's (GUI) thread; ``process`` and
+``retry`` block on the network and run on a worker thread. Listener callbacks may come from either; the Qt
+controller turns them into queued signals.
+
+Everything outside arrives through the constructor: the microphone (``AudioSource``), the inserter, the
+history store, audio tools (VAD, trim, FLAC, split — they live in audio/, which services may not import) and
+a factory for the ``Transcriber`` (built per dictation because the key or the base URL may have changed).
+
+Seam for the Realtime transport: a ``StreamingTranscriber`` session would be opened in ``start`` and fed by
+``AudioSource.read_new()`` from a pump thread while recording; ``stop`` would ``commit`` it and ``process``
+would wait for ``finish`` instead of uploading. See ``_open_live`` / ``_LiveFeed``: REST dictation leaves it
+``None`` and everything else (history, clean-up, insertion, cancel, generations) stays the same.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from desktop_app.core import history as status
+from desktop_app.core.cancel import CancelToken
+from desktop_app.core.errors import Cancelled, NoSpeech, SaysoError
+from desktop_app.core.history import HistoryEntry, HistoryStore
+from desktop_app.core.models import (
+    AppState,
+    EncodedAudio,
+    PcmAudio,
+    Transcript,
+    TranscriptDelta,
+    TranscriptionOptions,
+)
+from desktop_app.core.ports import AudioSource, FocusTarget, InsertResult, TextInserter, Transcriber
+from desktop_app.core.settings import Settings
+from desktop_app.core.transcript_text import clean_transcript, join_transcripts, keywords_from_setting
+
+log = logging.getLogger(__name__)
+
+MAX_UPLOAD_BYTES = 26_214_400  # the whole multipart request (protocol doc §3.1)
+MULTIPART_MARGIN = 64 * 1024  # form fields and boundaries around the file
+# The shortest documented per-request duration cap (gpt-4o-transcribe-diarize: 1400 s); others are longer.
+MAX_DURATION_S = 1400.0
+COPIED_NOTICE = "Copied — press Ctrl+V to paste."
+
+
+class AudioTools(Protocol):
+    """Audio processing the service needs (implemented with audio/vad and audio/encode in app/)."""
+
+    def has_speech(self, pcm: PcmAudio) -> bool: ...
+    def trim_silence(self, pcm: PcmAudio) -> PcmAudio: ...
+    def encode(self, pcm: PcmAudio) -> EncodedAudio: ...
+    def decode(self, audio: EncodedAudio) -> PcmAudio: ...
+    def split(self, pcm: PcmAudio, max_s: float) -> list[PcmAudio]: ...
+
+
+class DictationListener(Protocol):
+    """Told about everything the user should see. Called from the GUI thread or a worker thread."""
+
+    def on_state(self, state: AppState, detail: str) -> None: ...
+    def on_partial(self, text: str) -> None: ...
+    def on_notice(self, title: str, message: str, level: str) -> None: ...
+    def on_history_changed(self) -> None: ...
+
+
+TranscriberFactory = Callable[[Callable[[str], None]], Transcriber]
+"""Builds a transcriber for one job; its argument receives progress lines ("retrying in 1 s …")."""
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    max_bytes: int = MAX_UPLOAD_BYTES - MULTIPART_MARGIN
+    max_duration_s: float = MAX_DURATION_S
+
+
+@dataclass(frozen=True)
+class Recording:
+    """What ``stop`` hands to ``process``: the audio and everything needed to finish without the GUI."""
+
+    generation: int
+    pcm: PcmAudio
+    target: FocusTarget
+    options: TranscriptionOptions
+    insert_method: str
+    transport: str
+    released_at: float  # time.monotonic() at key release: the start of the user's wait
+    replacements: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    entry_id: int | None
+    text: str = ""
+    inserted: bool = False
+    message: str = ""
+
+
+@dataclass
+class _Job:
+    generation: int
+    token: CancelToken
+    entry_id: int | None = None
+
+
+@dataclass
+class _LiveFeed:
+    """Placeholder for the Realtime transport's state during one recording (session + pump thread)."""
+
+    session: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class DictationService:
+    def __init__(self, *, audio: AudioSource, inserter: TextInserter, history: HistoryStore, tools: AudioTools,
+                 transcriber_factory: TranscriberFactory, settings: Callable[[], Settings],
+                 listener: DictationListener, preflight: Callable[[], str] | None = None,
+                 limits: UploadLimits | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self._audio = audio
+        self._inserter = inserter
+        self._history = history
+        self._tools = tools
+        self._make_transcriber = transcriber_factory
+        self._settings = settings
+        self._listener = listener
+        self._preflight = preflight or (lambda: "")
+        self.limits = limits or UploadLimits()
+        self._clock = clock
+
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._dropped_below = 0  # results of generations below this are dropped (cancelled)
+        self._recording = False
+        self._started_at = 0.0
+        self._target = FocusTarget()
+        self._live: _LiveFeed | None = None
+        self._jobs: dict[int, _Job] = {}
+        self._targets: dict[int, FocusTarget] = {}  # entry → window it was dictated into (for re-insert)
+
+    # -- quick calls (GUI thread) -----------------------------------------------------------------------
+
+    @property
+    def recording(self) -> bool:
+        return self._recording
+
+    @property
+    def busy(self) -> bool:
+        with self._lock:
+            return self._recording or bool(self._jobs)
+
+    def level(self) -> float:
+        return self._audio.level() if self._recording else 0.0
+
+    def start(self) -> str:
+        """Key-down: remember the focused window, mark the recording start (pre-roll included)."""
+        if self._recording:
+            return "Already recording."
+        problem = self._preflight()
+        if problem:
+            self._listener.on_notice("Dictation", problem, "error")
+            return problem
+        error = self._audio.error
+        if error is not None:
+            message = f"{error.full_message()} Check the microphone in Settings → Audio."
+            self._listener.on_notice("Microphone", message, "error")
+            return message
+        try:
+            self._target = self._inserter.focused_target()
+        except SaysoError as exc:
+            log.info("No focused window to return to: %s", exc.user_message)
+            self._target = FocusTarget()
+        self._audio.mark_start()
+        with self._lock:
+            self._generation += 1
+            self._recording = True
+            self._started_at = self._clock()
+        self._live = self._open_live()
+        self._publish()
+        return "Recording."
+
+    def stop(self, *, short_press_cancels: bool = False) -> Recording | None:
+        """Key-up: take the audio. None when nothing is to be transcribed (not recording, or a press shorter
+        than ``dictation.min_press_ms`` in push-to-talk, which is a cancel and says nothing)."""
+        if not self._recording:
+            return None
+        released = self._clock()
+        pcm = self._audio.take_recording()
+        with self._lock:
+            self._recording = False
+            generation = self._generation
+            held_ms = (released - self._started_at) * 1000.0
+        self._close_live()
+        settings = self._settings()
+        if short_press_cancels and held_ms < settings.dictation.min_press_ms:
+            log.info("Hotkey held %.0f ms (< %d ms): treated as a cancel", held_ms, settings.dictation.min_press_ms)
+            self._publish()
+            return None
+        error = self._audio.error
+        if error is not None:
+            self._listener.on_notice("Microphone", f"{error.full_message()} The audio recorded so far is kept.",
+                                     "warning")
+        self._publish(transcribing=True)
+        return Recording(generation=generation, pcm=pcm, target=self._target, options=options_from(settings),
+                         insert_method=settings.insert.method, transport=settings.dictation.transport,
+                         released_at=released)
+
+    def cancel(self) -> str:
+        """Esc / `sayso dictate cancel`: drop the recording, or abort the transcription at once (its audio
+        stays in history as cancelled, so it can still be retried)."""
+        was_recording = self._recording
+        if was_recording:
+            self._audio.take_recording()
+            self._close_live()
+        with self._lock:
+            self._recording = False
+            self._dropped_below = self._generation + 1
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            job.token.cancel()  # closes the HTTP stream at once (providers hook the token)
+        self._listener.on_partial("")
+        self._publish()
+        if was_recording:
+            return "Dictation cancelled."
+        return "Transcription cancelled." if jobs else "Nothing to cancel."
+
+    # -- the long part (worker thread) --------------------------------------------------------------------
+
+    def process(self, rec: Recording, cancel: CancelToken) -> Outcome:
+        """Silence check → trim → FLAC → history (audio on disk) → transcribe → clean → insert."""
+        job = _Job(rec.generation, cancel)
+        with self._lock:
+            self._jobs[id(job)] = job
+        try:
+            return self._process(rec, job)
+        finally:
+            with self._lock:
+                self._jobs.pop(id(job), None)
+            self._publish()
+
+    def _process(self, rec: Recording, job: _Job) -> Outcome:
+        timings: dict[str, Any] = {"record_s": round(rec.pcm.duration_s, 3)}
+        t0 = self._clock()
+        if not self._tools.has_speech(rec.pcm):
+            message = NoSpeech().user_message
+            self._listener.on_notice("Dictation", f"{message} Nothing was sent.", "info")
+            return Outcome(None, message=message)
+        pcm = self._tools.trim_silence(rec.pcm)
+        if not pcm.data:
+            pcm = rec.pcm
+        encoded = self._tools.encode(pcm)
+        timings["encode_ms"] = _ms(self._clock() - t0)
+        entry_id = self._history.create(model=rec.options.model, transport=rec.transport,
+                                        duration_s=pcm.duration_s)
+        job.entry_id = entry_id
+        self._targets[entry_id] = rec.target
+        try:
+            self._history.save_audio(entry_id, encoded)
+        except OSError as exc:  # still transcribe: losing the copy is bad, losing the words is worse
+            log.error("Could not save the recording of entry %d: %s", entry_id, exc)
+            self._listener.on_notice("History", f"The recording could not be saved ({exc}).", "warning")
+        self._listener.on_history_changed()
+        timings["saved_ms"] = _ms(self._clock() - t0)
+        try:
+            job.token.raise_if_cancelled()
+            transcript = self._transcribe(pcm, encoded, rec.options, job, timings, rec.released_at)
+            text = clean_transcript(transcript, replacements=rec.replacements)
+            self._drop_if_stale(job)
+        except Cancelled:
+            self._history.update(entry_id, status=status.CANCELLED, timings=timings)
+            self._listener.on_history_changed()
+            return Outcome(entry_id, message="Cancelled.")
+        except SaysoError as exc:
+            message = exc.full_message()
+            log.warning("Dictation %d failed: %s", entry_id, message)
+            self._history.update(entry_id, status=status.FAILED, error=message, timings=timings)
+            self._listener.on_history_changed()
+            self._listener.on_notice("Transcription failed",
+                                     f"{message} The recording is kept: retry it from History.", "error")
+            return Outcome(entry_id, message=message)
+        if not text:
+            self._history.update(entry_id, status=status.DONE, text="", timings=timings)
+            self._listener.on_history_changed()
+            self._listener.on_notice("Dictation", f"{NoSpeech().user_message} Nothing was inserted.", "info")
+            return Outcome(entry_id, message=NoSpeech().user_message)
+        self._listener.on_partial(text)
+        result = self._insert(text, rec.target, rec.insert_method)
+        timings["release_to_insert_ms"] = _ms(self._clock() - rec.released_at)
+        self._history.update(entry_id, status=status.DONE, text=text, timings=timings)
+        self._listener.on_history_changed()
+        self._after_success()
+        return Outcome(entry_id, text=text, inserted=result.delivered, message=result.message)
+
+    def _transcribe(self, pcm: PcmAudio, encoded: EncodedAudio, options: TranscriptionOptions, job: _Job,
+                    timings: dict[str, Any], released_at: float) -> str:
+        """Upload in one piece, or split on silence when too big or too long; parts go in order."""
+        parts = plan_parts(self._tools, self.limits, lambda: pcm if pcm.data else self._tools.decode(encoded),
+                           encoded)
+        timings["parts"] = len(parts)
+        transcriber = self._make_transcriber(lambda line: self._listener.on_state(AppState.TRANSCRIBING, line))
+        done: list[str] = []
+        live: list[str] = []
+        first: list[float] = []
+        upload_started = self._clock()
+
+        def on_part(index: int, count: int) -> None:
+            live.clear()
+            if count > 1:
+                self._listener.on_state(AppState.TRANSCRIBING, f"part {index + 1} of {count}")
+
+        def on_delta(_index: int, text: str) -> None:
+            if not first:
+                first.append(self._clock())
+            live.append(text)
+            self._listener.on_partial(join_transcripts([*done, "".join(live)]))
+
+        def on_part_done(_index: int, text: str) -> None:
+            done.append(text)
+            self._listener.on_partial(join_transcripts(done))
+
+        try:
+            transcribe_parts(transcriber, parts, options, job.token, on_part=on_part, on_delta=on_delta,
+                             on_part_done=on_part_done)
+        finally:
+            close = getattr(transcriber, "close", None)
+            if callable(close):
+                close()
+        now = self._clock()
+        timings["transcribe_ms"] = _ms(now - upload_started)
+        timings["release_to_final_text_ms"] = _ms(now - released_at)
+        if first:
+            timings["release_to_first_text_ms"] = _ms(first[0] - released_at)
+        return join_transcripts(done)
+
+    def _insert(self, text: str, target: FocusTarget, method: str) -> InsertResult:
+        try:
+            result = self._inserter.insert(text, target, method)
+        except SaysoError as exc:
+            self._listener.on_notice("Insert", f"{exc.full_message()} The text is in History.", "warning")
+            return InsertResult(delivered=False, left_on_clipboard=False, message=exc.full_message())
+        if not result.delivered:
+            message = result.message or (COPIED_NOTICE if result.left_on_clipboard else "The text was not inserted.")
+            if result.left_on_clipboard and "Ctrl+V" not in message:
+                message = f"{message} {COPIED_NOTICE}"
+            self._listener.on_notice("Dictation", message, "info" if method == "clipboard" else "warning")
+        return result
+
+    def _drop_if_stale(self, job: _Job) -> None:
+        """A result that arrives after its dictation was cancelled must not be inserted."""
+        with self._lock:
+            stale = job.generation < self._dropped_below
+        if stale or job.token.cancelled:
+            raise Cancelled()
+
+    def _after_success(self) -> None:
+        try:
+            self._history.apply_retention(self._settings().history.keep_audio_days)
+        except Exception as exc:  # retention is housekeeping: never fail a dictation over it
+            log.warning("History retention failed: %s", exc)
+
+    # -- history actions (worker thread unless noted) ---------------------------------------------------
+
+    def retry(self, entry_id: int, model: str | None = None, cancel: CancelToken | None = None) -> HistoryEntry:
+        """Transcribe a kept recording again (optionally with another model); updates and returns the entry.
+        Raises a SaysoError when the recording is gone or the transcription fails (the entry says so)."""
+        token = cancel or CancelToken()
+        entry = self._history.get(entry_id)
+        if entry is None:
+            raise SaysoError(f"History entry {entry_id} does not exist.")
+        audio = self._history.load_audio(entry_id)
+        if audio is None:
+            raise SaysoError(f"The recording of entry {entry_id} is no longer kept, so it cannot be retried.",
+                             hint="Recordings are deleted after history.keep_audio_days.")
+        settings = self._settings()
+        options = options_from(settings, model=model or entry.model or settings.dictation.model)
+        self._history.update(entry_id, status=status.TRANSCRIBING, error="", model=options.model)
+        self._listener.on_history_changed()
+        job = _Job(self._generation, token, entry_id)
+        timings: dict[str, Any] = dict(entry.timings)
+        timings["retries"] = int(timings.get("retries", 0)) + 1
+        try:
+            text = clean_transcript(self._transcribe(PcmAudio(b""), audio, options, job, timings, self._clock()))
+        except Cancelled:
+            self._history.update(entry_id, status=status.CANCELLED)
+            self._listener.on_history_changed()
+            raise
+        except SaysoError as exc:
+            self._history.update(entry_id, status=status.FAILED, error=exc.full_message(), timings=timings)
+            self._listener.on_history_changed()
+            raise
+        self._history.update(entry_id, status=status.DONE, text=text, error="", timings=timings)
+        self._listener.on_history_changed()
+        updated = self._history.get(entry_id)
+        assert updated is not None
+        return updated
+
+    def reinsert(self, entry_id: int) -> InsertResult:
+        """Insert an entry's text again, into the window it was dictated into when known (else the clipboard)."""
+        entry = self._history.get(entry_id)
+        if entry is None or not entry.text:
+            return InsertResult(delivered=False, left_on_clipboard=False, message="That entry has no text.")
+        target = self._targets.get(entry_id)
+        method = self._settings().insert.method if target and target.window_id else "clipboard"
+        return self._insert(entry.text, target or FocusTarget(), method)
+
+    # -- state ------------------------------------------------------------------------------------------
+
+    def _publish(self, transcribing: bool = False) -> None:
+        with self._lock:
+            recording = self._recording
+            busy = transcribing or bool(self._jobs)
+        if recording:
+            self._listener.on_state(AppState.RECORDING, "")
+        elif busy:
+            self._listener.on_state(AppState.TRANSCRIBING, "")
+        else:
+            self._listener.on_state(AppState.IDLE, "")
+
+    # -- Realtime seam ----------------------------------------------------------------------------------
+
+    def _open_live(self) -> _LiveFeed | None:
+        """REST transport: nothing streams while recording. The Realtime transport opens its session here
+        and starts a pump that feeds ``self._audio.read_new()`` into ``session.append``."""
+        return None
+
+    def _close_live(self) -> None:
+        self._live = None
+
+
+def options_from(settings: Settings, model: str | None = None) -> TranscriptionOptions:
+    d = settings.dictation
+    return TranscriptionOptions(model=model or d.model, language=d.language, prompt=d.prompt,
+                                keywords=keywords_from_setting(d.keywords), stream=True)
+
+
+def plan_parts(tools: AudioTools, limits: UploadLimits, pcm: Callable[[], PcmAudio],
+               encoded: EncodedAudio) -> list[EncodedAudio]:
+    """``encoded`` alone when it fits the upload limits, else the audio split on silence into pieces that
+    do (``pcm`` is only decoded when a split is needed)."""
+    if len(encoded.data) <= limits.max_bytes and encoded.duration_s <= limits.max_duration_s:
+        return [encoded]
+    bytes_per_s = len(encoded.data) / max(encoded.duration_s, 1e-6)
+    max_s = min(limits.max_duration_s, 0.9 * limits.max_bytes / bytes_per_s)
+    audio = pcm()
+    pieces = [tools.encode(piece) for piece in tools.split(audio, max_s) if piece.data]
+    log.info("Recording of %.0f s (%d bytes) split into %d parts of at most %.0f s", audio.duration_s,
+             len(encoded.data), len(pieces), max_s)
+    return pieces
+
+
+def transcribe_parts(transcriber: Transcriber, parts: list[EncodedAudio], options: TranscriptionOptions,
+                     cancel: CancelToken, *, on_part: Callable[[int, int], None] | None = None,
+                     on_delta: Callable[[int, str], None] | None = None,
+                     on_part_done: Callable[[int, str], None] | None = None) -> list[Transcript]:
+    """Transcribe ``parts`` one after another (in order: each part's text follows the previous one)."""
+    results: list[Transcript] = []
+    for index, part in enumerate(parts):
+        cancel.raise_if_cancelled()
+        if on_part:
+            on_part(index, len(parts))
+
+        def delta(piece: TranscriptDelta, index: int = index) -> None:
+            if on_delta:
+                on_delta(index, piece.text)
+
+        transcript = transcriber.transcribe(part, options, delta, cancel)
+        results.append(transcript)
+        if on_part_done:
+            on_part_done(index, transcript.text)
+    return results
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000.0, 1)
