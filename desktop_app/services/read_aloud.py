@@ -1,0 +1,269 @@
+"""One reading of a text through a PCM speech engine into the warm player (Qt-free; run it on a worker).
+
+Two threads per reading:
+
+* the *fetcher* (started here) walks the chunks and asks the synthesizer for each; PCM pieces go into a
+  queue as they arrive. It may run one chunk ahead of the writer, so the request for chunk N+1 is made
+  while chunk N is still playing and the boundary is gapless; memory stays at about two chunks of audio
+  however long the text is.
+* the *writer* (the caller of :meth:`ReadAloudSession.run`) moves the pieces into the player; the
+  player's bounded buffer blocks it, which paces everything to real time.
+
+Position: the writer notes where each chunk starts (and ends) in the player's stream; the stream position
+now being played then gives the chunk, and the sentence inside it by its share of the chunk's characters.
+
+Stop: cancelling the token stops the player at once (its buffer is dropped within one callback period),
+interrupts the request in flight and ends both threads. An error ends the reading after the audio that
+already arrived has played; ``resume_offset`` says where Play should continue.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from desktop_app.core.cancel import CancelToken
+from desktop_app.core.errors import AudioDeviceError, Cancelled, SaysoError
+from desktop_app.core.models import SAMPLE_WIDTH, SpeechOptions
+from desktop_app.core.ports import Synthesizer
+from desktop_app.services.read_text import ChunkPlan, ChunkSizes, PreparedText, Span
+
+log = logging.getLogger(__name__)
+
+CHUNKS_AHEAD = 2  # chunks of audio the fetcher may hold: the one being written and the next
+_CHARS_PER_SECOND = 15.0  # speaking rate at speed 1.0, to place the highlight before a chunk is complete
+
+
+class ReadSink(Protocol):
+    """What reading needs from the player (``audio.playback.Player`` implements it)."""
+
+    def write(self, pcm: bytes, sample_rate: int | None = None) -> None: ...
+    def drain(self, timeout: float | None = None) -> bool: ...
+    def pause(self, paused: bool) -> None: ...
+    def stop(self) -> None: ...
+    @property
+    def written_seconds(self) -> float: ...
+    @property
+    def buffered_seconds(self) -> float: ...
+    @property
+    def underruns(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class ReadPosition:
+    """Where the listener is: the sentence being heard and the share of the text behind them."""
+
+    sentence_start: int
+    sentence_end: int
+    fraction: float
+
+
+@dataclass(frozen=True)
+class ReadOutcome:
+    finished: bool  # every chunk was played to the end
+    error: SaysoError | None
+    resume_offset: int  # where to start again (the user's text) after an error or stop
+    underruns: int
+    chunks: int
+
+
+@dataclass
+class _Mark:
+    """Where a chunk's audio lies in the player's stream (seconds); ``end`` once it is fully written."""
+
+    plan: ChunkPlan
+    start: float
+    audio_s: float = 0.0
+    end: float | None = None
+
+
+@dataclass(frozen=True)
+class _Pcm:
+    data: bytes
+    rate: int
+
+
+@dataclass(frozen=True)
+class _ChunkEnd:
+    plan: ChunkPlan
+
+
+@dataclass(frozen=True)
+class _Failed:
+    error: SaysoError
+    plan: ChunkPlan | None
+
+
+@dataclass(frozen=True)
+class _Done:
+    pass
+
+
+_Item = ChunkPlan | _Pcm | _ChunkEnd | _Failed | _Done
+
+
+@dataclass
+class SessionConfig:
+    strip_markdown: bool = True
+    sizes: ChunkSizes = field(default_factory=ChunkSizes)
+
+
+class ReadAloudSession:
+    """Reads ``text`` from ``start_offset``; ``run`` blocks until done, stopped or failed."""
+
+    def __init__(self, text: str | PreparedText, synthesizer: Synthesizer, sink: ReadSink,
+                 options: SpeechOptions, start_offset: int = 0, config: SessionConfig | None = None,
+                 on_chunk: Callable[[ChunkPlan], None] | None = None) -> None:
+        self._source = text
+        self._synth = synthesizer
+        self._sink = sink
+        self.options = options
+        self.start_offset = max(0, start_offset)
+        self._config = config or SessionConfig()
+        self._on_chunk = on_chunk
+        self._prepared: PreparedText | None = text if isinstance(text, PreparedText) else None
+        self._lock = threading.Lock()
+        self._marks: list[_Mark] = []
+        self._chunks_written = 0
+        self._underruns_at_start = 0
+        self._stopped_at: ReadPosition | None = None
+
+    # ----- state readable from any thread ---------------------------------------------------------
+    @property
+    def prepared(self) -> PreparedText | None:
+        return self._prepared
+
+    def position(self) -> ReadPosition | None:
+        """The sentence being heard now; None before the first audio was written."""
+        prepared = self._prepared
+        if prepared is None:
+            return None
+        now = self._sink.written_seconds - self._sink.buffered_seconds
+        with self._lock:
+            mark = next((m for m in reversed(self._marks) if m.start <= now), None)
+            if mark is None:
+                return None
+            duration = mark.end - mark.start if mark.end is not None else max(
+                mark.audio_s, mark.plan.weight / (_CHARS_PER_SECOND * max(0.25, self.options.speed)))
+        share = min(1.0, max(0.0, (now - mark.start) / duration)) if duration > 0 else 1.0
+        span = _span_at(mark.plan, share)
+        total = max(1, len(prepared))
+        return ReadPosition(span.start, span.end, min(1.0, span.start / total))
+
+    # ----- the reading --------------------------------------------------------------------------------
+    def run(self, cancel: CancelToken) -> ReadOutcome:
+        """Prepare, synthesise and play; returns how it ended. Never raises for speech/audio errors."""
+        if self._prepared is None:
+            assert isinstance(self._source, str)
+            self._prepared = PreparedText(self._source, strip_markdown=self._config.strip_markdown)
+        prepared = self._prepared
+        self._underruns_at_start = self._sink.underruns
+        items: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        slots = threading.Semaphore(CHUNKS_AHEAD)
+        # Our own token: a failing player must be able to end the fetcher without cancelling the caller's.
+        inner = CancelToken()
+        cancel.on_cancel(inner.cancel)
+
+        def on_stop() -> None:
+            self._stopped_at = self.position()  # before the stop empties the buffer and moves the position
+            self._sink.stop()
+            slots.release()  # wake a fetcher waiting for room
+            items.put(_Done())  # wake the writer
+
+        inner.on_cancel(on_stop)
+        fetcher = threading.Thread(target=self._fetch, args=(prepared, items, slots, inner),
+                                   name="sayso-read-fetch", daemon=True)
+        fetcher.start()
+        outcome: ReadOutcome | None = None
+        try:
+            outcome = self._write(items, slots, inner)
+        finally:
+            if outcome is None or not outcome.finished:
+                inner.cancel()
+            fetcher.join()
+        return outcome
+
+    def _fetch(self, prepared: PreparedText, items: queue.SimpleQueue[_Item], slots: threading.Semaphore,
+               cancel: CancelToken) -> None:
+        plan: ChunkPlan | None = None
+        try:
+            for plan in prepared.chunks(self.start_offset, self._config.sizes):
+                slots.acquire()
+                if cancel.cancelled:
+                    return
+                items.put(plan)
+                self._synth.synthesize(plan.chunk, self.options,
+                                       lambda pcm, rate: items.put(_Pcm(pcm, rate)), cancel)
+                items.put(_ChunkEnd(plan))
+            items.put(_Done())
+        except Cancelled:
+            items.put(_Done())
+        except SaysoError as exc:
+            items.put(_Failed(exc, plan))
+        except Exception as exc:  # a bug in an engine must end the reading with a message, not hang it
+            log.exception("speech engine failed")
+            items.put(_Failed(SaysoError("The speech engine failed unexpectedly.", detail=repr(exc)), plan))
+
+    def _write(self, items: queue.SimpleQueue[_Item], slots: threading.Semaphore,
+               cancel: CancelToken) -> ReadOutcome:
+        current: _Mark | None = None
+        try:
+            while True:
+                item = items.get()
+                if cancel.cancelled:
+                    return self._outcome(False, None)
+                if isinstance(item, ChunkPlan):
+                    current = _Mark(item, self._sink.written_seconds)
+                    with self._lock:
+                        self._marks.append(current)
+                        del self._marks[:-4]  # only the recent chunks can still be playing
+                    if self._on_chunk is not None:
+                        self._on_chunk(item)
+                elif isinstance(item, _Pcm):
+                    self._sink.write(item.data, item.rate)
+                    if cancel.cancelled:  # stopped while this piece went in: it must not play
+                        self._sink.stop()
+                        return self._outcome(False, None)
+                    if current is not None:
+                        current.audio_s += len(item.data) / (SAMPLE_WIDTH * item.rate)
+                elif isinstance(item, _ChunkEnd):
+                    if current is not None:
+                        with self._lock:
+                            current.end = self._sink.written_seconds
+                    self._chunks_written += 1
+                    slots.release()
+                elif isinstance(item, _Failed):
+                    self._sink.drain()  # let the audio that did arrive finish, then stop cleanly
+                    resume = item.plan.chunk.start if item.plan is not None else self.start_offset
+                    return self._outcome(False, item.error, resume)
+                else:
+                    if cancel.cancelled:
+                        return self._outcome(False, None)
+                    self._sink.drain()
+                    return self._outcome(not cancel.cancelled, None)
+        except AudioDeviceError as exc:
+            return self._outcome(False, exc)
+
+    def _outcome(self, finished: bool, error: SaysoError | None, resume: int | None = None) -> ReadOutcome:
+        if resume is None:
+            position = self._stopped_at or self.position()
+            resume = position.sentence_start if position is not None else self.start_offset
+        if finished:
+            resume = 0
+        return ReadOutcome(finished, error, resume, self._sink.underruns - self._underruns_at_start,
+                           self._chunks_written)
+
+
+def _span_at(plan: ChunkPlan, share: float) -> Span:
+    """The sentence at ``share`` (0..1) of the chunk's audio, by each sentence's share of characters."""
+    target = share * plan.weight
+    running = 0
+    for span in plan.sentences:
+        running += span.weight
+        if running >= target:
+            return span
+    return plan.sentences[-1]
