@@ -193,7 +193,7 @@ class ModelDownloader:
                     offset = 0
                     digest = hashlib.sha256()
                 with part.open("ab" if offset else "wb") as out:
-                    for chunk in response.iter_bytes(CHUNK_BYTES):
+                    for chunk in response.iter_bytes():  # as received: progress and .part stay current
                         cancel.raise_if_cancelled()
                         out.write(chunk)
                         digest.update(chunk)
