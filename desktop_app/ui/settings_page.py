@@ -150,6 +150,8 @@ class SettingsPage(QWidget):
             editor.setToolTip(spec.help)
             editor.setAccessibleName(_label(key))
             editor.setAccessibleDescription(spec.help)
+            for inner in editor.findChildren(QLineEdit):  # the line edit inside a key-capture widget
+                inner.setAccessibleName(_label(key))
             self.editors[key] = editor
             label = QLabel(_label(key) + ":")
             label.setBuddy(editor)
