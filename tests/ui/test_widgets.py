@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
     QComboBox,
@@ -181,11 +182,14 @@ def test_closing_the_window_keeps_the_app_in_the_tray(qtbot: QtBot,
     window = _window(qtbot, model)
     window.show()
     qtbot.waitExposed(window)
-    window.close()
-    assert not window.isVisible()
+    event = QCloseEvent()
+    window.closeEvent(event)
+    assert not event.isAccepted(), "closing only hides: Sayso keeps running in the tray"
+    assert window.isHidden()
     window.quitting = True
-    window.show()
-    assert window.close()
+    event = QCloseEvent()
+    window.closeEvent(event)
+    assert event.isAccepted(), "on Quit the window really closes"
 
 
 def test_dictate_page_buttons_follow_the_state(qtbot: QtBot) -> None:
