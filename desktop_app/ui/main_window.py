@@ -91,6 +91,9 @@ class MainWindow(QMainWindow):
         self.banner.setVisible(bool(message))
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.quitting:
+            event.accept()
+            return
         event.ignore()
         if self.keep_running_in_tray:
             self.hide()
