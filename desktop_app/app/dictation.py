@@ -71,6 +71,11 @@ def transcriber_factory(credentials: Credentials, settings: Callable[[], Setting
         from desktop_app.providers.openai_stt import OpenAITranscriber
 
         current = settings()
+        from desktop_app.app.offline import maybe_local_transcriber  # dictation.engine: local / auto
+
+        local = maybe_local_transcriber(current, credentials, report)
+        if local is not None:
+            return local
         config = credentials.api_config(current)
         if not config.api_key:
             raise NoApiKey(hint=credentials.status(current).message)
@@ -110,7 +115,9 @@ def wire(ctx: AppContext) -> None:
 
     def preflight() -> str:
         status = ctx.credentials.status(settings.settings)
-        if not status.has_key:
+        from desktop_app.services.engine_choice import engine_needs_key
+
+        if not status.has_key and engine_needs_key(settings.settings.dictation.engine):
             return NoApiKey(hint=status.message if status.source == "unavailable" else
                             "Set one in Settings → API key, with `sayso key set`, or export OPENAI_API_KEY."
                             ).full_message()
@@ -259,10 +266,12 @@ def cli_transcribe(args: argparse.Namespace) -> int:
     """`sayso transcribe FILE`: the dictation upload path for a file; text streams to stdout."""
     from desktop_app.audio.encode import decode_file
 
-    if getattr(args, "engine", None) == "local" or getattr(args, "transport", None) == "realtime":
+    if getattr(args, "transport", None) == "realtime":
         _err("Only the OpenAI REST transcription is available in this version (use --transport rest).")
         return 2
     profile, settings = _load(args)
+    if getattr(args, "engine", None):  # --engine openai|local|auto for this run only
+        settings.dictation.engine = args.engine
     model = args.model or settings.dictation.model
     fmt = args.format
     options = TranscriptionOptions(model=model, language=args.language or settings.dictation.language,

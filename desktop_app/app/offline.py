@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 from desktop_app.core.cancel import CancelToken
 from desktop_app.core.errors import SaysoError
+from desktop_app.core.models import EncodedAudio, Transcript, TranscriptDelta, TranscriptionOptions
+from desktop_app.core.ports import Transcriber
 from desktop_app.core.settings import Settings
 from desktop_app.providers.local_models import LocalModelStatus, local_model_status
 from desktop_app.providers.local_whisper import INSTALL_HINT, LocalWhisperTranscriber, faster_whisper_available
@@ -17,7 +19,7 @@ from desktop_app.providers.model_download import ModelDownloader, ProgressCallba
 from desktop_app.services import engine_choice
 from desktop_app.services.credentials import Credentials
 from desktop_app.services.engine_choice import EngineChoice, Reachability
-from desktop_app.storage.profile import Profile
+from desktop_app.storage.profile import Profile, resolve_profile
 
 log = logging.getLogger(__name__)
 
@@ -77,3 +79,50 @@ def local_transcriber(settings: Settings, profile: Profile, cancel: CancelToken,
                                      hint=f"Install it with: {INSTALL_HINT}, or set a key to use OpenAI.")
     status = ensure_local_model(settings, profile, cancel, on_progress)
     return LocalWhisperTranscriber(status.path)
+
+
+class LocalEngineTranscriber:
+    """The local ``Transcriber`` as the dictation flow gets it: on first use it downloads the model if it is
+    a catalogue name not yet here (progress and cancel through the job), then transcribes on this computer."""
+
+    def __init__(self, settings: Settings, profile: Profile, report: Callable[[str], None]) -> None:
+        self._settings = settings
+        self._profile = profile
+        self._report = report
+
+    def transcribe(self, audio: EncodedAudio, options: TranscriptionOptions,
+                   on_delta: Callable[[TranscriptDelta], None], cancel: CancelToken) -> Transcript:
+        status = local_status(self._settings, self._profile)
+        shown = [-1]
+
+        def progress(done: int, total: int) -> None:
+            percent = int(done * 100 / total) if total else 0
+            if percent != shown[0]:  # a line per percent, not per network read
+                shown[0] = percent
+                self._report(f"Downloading the local model {status.name} ({status.download_size_text}): {percent}%")
+
+        transcriber = local_transcriber(self._settings, self._profile, cancel, progress)
+        if shown[0] >= 0:
+            self._report("Transcribing on this computer…")
+        return transcriber.transcribe(audio, options, on_delta, cancel)
+
+
+def maybe_local_transcriber(settings: Settings, credentials: Credentials, report: Callable[[str], None],
+                            profile: Profile | None = None) -> Transcriber | None:
+    """The local transcriber when ``dictation.engine`` resolves to local now, else None (use OpenAI).
+
+    Reports the choice and its reason (e.g. "no OpenAI API key is set") so the UI says which engine runs.
+    Call it on the worker thread: with ``auto`` and a key it may wait up to ~1.5 s for the network check.
+    """
+    choice = choose_engine(settings, credentials)
+    if choice.engine != engine_choice.LOCAL:
+        return None
+    report(choice.reason)
+    return LocalEngineTranscriber(settings, profile or resolve_profile(), report)
+
+
+def needs_key(settings: Settings, credentials: Credentials) -> bool:
+    """Whether dictation needs an API key now: not when the engine is local, or auto without a key."""
+    if credentials.status(settings).has_key:
+        return False
+    return settings.dictation.engine == engine_choice.OPENAI

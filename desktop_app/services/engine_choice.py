@@ -134,3 +134,9 @@ def describe_local_engine(engine_available: bool, model: LocalModelView, install
     else:
         state = f"unusable: {model.problem}"
     return f"Local transcription: {engine}; model {model.name}: {state}"
+
+
+def engine_needs_key(setting: str) -> bool:
+    """Whether dictation must stop for a missing key: only when the user chose OpenAI explicitly
+    (local never needs one; auto falls back to local)."""
+    return setting == OPENAI
