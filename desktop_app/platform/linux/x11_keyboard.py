@@ -129,7 +129,7 @@ class XTestKeyboard:
             if keycode in self._recent:
                 # It was pressed earlier in this text: let the target translate that press first.
                 self._d.sync()
-                time.sleep(REMAP_SETTLE_SECONDS)
+                time.sleep(REMAP_SETTLE_SECONDS)  # allow-sleep: X has no event for "client re-read the keymap"
                 self._recent.clear()
             del self._assigned[next(k for k, v in self._assigned.items() if v == keycode)]
         self._d.change_keyboard_mapping(keycode, [(keysym, keysym)])
