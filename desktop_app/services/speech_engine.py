@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from desktop_app.core.errors import NoApiKey, SettingsError
+from desktop_app.core.models import SpeechOptions
+from desktop_app.core.settings import Settings
 
 NETWORK_ENGINES = ("speech", "realtime")
 ENGINES = (*NETWORK_ENGINES, "system")
@@ -42,3 +44,9 @@ def choose_engine(setting: str, has_key: bool) -> EngineChoice:
         raise NoApiKey("No API key is set, so the speech service cannot read.",
                        hint="Add a key in Settings → API, or set Read aloud → Engine to system or auto.")
     return EngineChoice(setting, f"read.engine = {setting}")
+
+
+def speech_options(settings: Settings) -> SpeechOptions:
+    """What the PCM engines are asked for, from the read.* settings."""
+    read = settings.read
+    return SpeechOptions(model=read.model, voice=read.voice, speed=read.speed, instructions=read.instructions)
