@@ -108,12 +108,10 @@ class RealtimeSocket:
 
     def abort(self) -> None:
         """Cut the connection now (cancel): a thread blocked in ``recv`` or ``send`` returns at once."""
+        # shutdown() only: the library's reader thread waits in select() on this socket; closing the
+        # descriptor would leave it waiting forever, while a shutdown wakes it with end-of-file.
         try:
             self._ws.socket.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        try:
-            self._ws.socket.close()
         except OSError:
             pass
 
@@ -147,7 +145,7 @@ def connect_realtime(config: ApiConfig, query: dict[str, str], *, kind: Kind = "
     try:
         ws = connect(url, additional_headers=headers, user_agent_header=USER_AGENT,
                      open_timeout=open_timeout, close_timeout=1.0, max_size=None, compression=None,
-                     ping_interval=20, ping_timeout=20)
+                     ping_interval=20, ping_timeout=20, legacy=True)
     except Exception as exc:  # every library and OS error is translated right here
         raise error_from_handshake(exc, host=host, kind=kind) from None
     return RealtimeSocket(ws, host)
