@@ -266,10 +266,13 @@ def cli_transcribe(args: argparse.Namespace) -> int:
     """`sayso transcribe FILE`: the dictation upload path for a file; text streams to stdout."""
     from desktop_app.audio.encode import decode_file
 
-    if getattr(args, "transport", None) == "realtime":
-        _err("Only the OpenAI REST transcription is available in this version (use --transport rest).")
-        return 2
     profile, settings = _load(args)
+    from desktop_app.app import realtime_transcribe
+
+    if realtime_transcribe.wants_realtime(args, settings):  # issue 4: stream the file over the WebSocket
+        from desktop_app.app.shared import build_credentials
+
+        return realtime_transcribe.transcribe_file_realtime(args, settings, build_credentials(profile))
     if getattr(args, "engine", None):  # --engine openai|local|auto for this run only
         settings.dictation.engine = args.engine
     model = args.model or settings.dictation.model
