@@ -218,6 +218,13 @@ def wire(ctx: AppContext) -> None:
 
     settings.changed.connect(on_setting)
     open_mic()
+
+    def report_live(_token: CancelToken) -> None:
+        # Returns None on purpose: a bool through a Signal(object) trips a PySide6 refcount bug at exit.
+        live = mic.wait_ready(10.0)
+        log.info("Microphone %s", "live" if live else "did not deliver audio within 10 s")
+
+    ctx.tasks.start("mic-warm-up", report_live)
     controller.register_hotkeys()
 
     def shutdown() -> None:
@@ -306,6 +313,9 @@ def cli_transcribe(args: argparse.Namespace) -> int:
         results = transcribe_parts(transcriber, parts, options, token, on_part=on_part, on_delta=on_delta)
     except SaysoError as exc:
         _err(exc.full_message())
+        if fmt in ("srt", "vtt") and exc.__class__.__name__ == "BadRequest":
+            _err(f"Subtitles ({fmt}) come only from models that time their text, such as whisper-1: "
+                 f"try --model whisper-1.")
         return 1
     texts = [result.text for result in results]
     if fmt == "text":

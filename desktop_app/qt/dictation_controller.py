@@ -17,7 +17,7 @@ from desktop_app.core.errors import PlatformUnsupported, SaysoError
 from desktop_app.core.history import HistoryEntry
 from desktop_app.core.models import AppState
 from desktop_app.core.ports import HotkeyBinding, HotkeyService
-from desktop_app.qt.hotkey_bridge import HotkeyBridge
+from desktop_app.qt.hotkey_bridge import HotkeyBridge, safe_emit
 from desktop_app.qt.tasks import Task, TaskRunner
 from desktop_app.services.dictation import DictationService
 
@@ -66,9 +66,12 @@ class DictationController(QObject):
         self._meter = QTimer(self)
         self._meter.setInterval(LEVEL_INTERVAL_MS)
         self._meter.timeout.connect(self._sample_level)
-        for private, slot in ((self._q_state, self._deliver_state), (self._q_partial, self.partial.emit),
-                              (self._q_notice, self.notice.emit), (self._q_history, self.history_changed.emit)):
-            private.connect(slot, Qt.ConnectionType.QueuedConnection)
+        # Signal-to-signal connections, not ``signal.emit`` as a slot: PySide6 drops a reference to the bool
+        # that emit() returns on every call, and after enough calls the interpreter aborts at exit.
+        self._q_state.connect(self._deliver_state, Qt.ConnectionType.QueuedConnection)
+        self._q_partial.connect(self.partial, Qt.ConnectionType.QueuedConnection)
+        self._q_notice.connect(self.notice, Qt.ConnectionType.QueuedConnection)
+        self._q_history.connect(self.history_changed, Qt.ConnectionType.QueuedConnection)
 
     def set_service(self, service: DictationService) -> None:
         self._service = service
@@ -81,16 +84,16 @@ class DictationController(QObject):
     # -- DictationListener (any thread) ----------------------------------------------------------------
 
     def on_state(self, state: AppState, detail: str) -> None:
-        self._q_state.emit(state, detail)
+        safe_emit(self._q_state, state, detail)
 
     def on_partial(self, text: str) -> None:
-        self._q_partial.emit(text)
+        safe_emit(self._q_partial, text)
 
     def on_notice(self, title: str, message: str, level: str) -> None:
-        self._q_notice.emit(title, message, level)
+        safe_emit(self._q_notice, title, message, level)
 
     def on_history_changed(self) -> None:
-        self._q_history.emit()
+        safe_emit(self._q_history)
 
     # -- DictationControl (GUI thread: IPC, tray, window, hotkeys) --------------------------------------
 
@@ -99,7 +102,7 @@ class DictationController(QObject):
             return "Already recording."
         message = self.service.start()
         if self.service.recording:
-            self.cue.emit("start")
+            safe_emit(self.cue, "start")
             self._meter.start()
         return message
 
@@ -107,15 +110,15 @@ class DictationController(QObject):
         if not self.service.recording:
             return "Not recording."
         self._meter.stop()
-        self.level.emit(0.0)
+        safe_emit(self.level, 0.0)
         recording = self.service.stop(short_press_cancels=from_release)
         if recording is None:
-            self.cue.emit("cancel")
+            safe_emit(self.cue, "cancel")
             return "Dictation cancelled (the key was released too soon)."
-        self.cue.emit("stop")
+        safe_emit(self.cue, "stop")
         task = self._tasks.start("dictation", lambda token: self.service.process(recording, token))
         self._track(task)
-        task.succeeded.connect(self.finished.emit)
+        task.succeeded.connect(self.finished)
         task.failed.connect(self._task_failed)
         return "Transcribing."
 
@@ -125,12 +128,12 @@ class DictationController(QObject):
     def cancel(self) -> str:
         was_busy = self.service.busy
         self._meter.stop()
-        self.level.emit(0.0)
+        safe_emit(self.level, 0.0)
         for task in list(self._live):
             task.cancel()
         message = self.service.cancel()
         if was_busy:
-            self.cue.emit("cancel")
+            safe_emit(self.cue, "cancel")
         return message
 
     def shutdown(self) -> None:
@@ -152,10 +155,11 @@ class DictationController(QObject):
 
         def done(entry: object) -> None:
             if isinstance(entry, HistoryEntry):
-                self.notice.emit("History", f"Entry {entry.entry_id} transcribed again with {entry.model}.", "info")
+                safe_emit(self.notice, "History",
+                          f"Entry {entry.entry_id} transcribed again with {entry.model}.", "info")
 
         task.succeeded.connect(done)
-        task.failed.connect(lambda exc: self.notice.emit(
+        task.failed.connect(lambda exc: safe_emit(self.notice,
             "Retry failed", exc.full_message() if isinstance(exc, SaysoError) else str(exc), "error"))
         return task
 
@@ -171,10 +175,10 @@ class DictationController(QObject):
                                    on_release if push_to_talk else None)
         except PlatformUnsupported as exc:
             message = f"The dictation hotkey {sequence} is not active: {exc.full_message()}"
-            self.notice.emit("Hotkey", message, "warning")
+            safe_emit(self.notice, "Hotkey", message, "warning")
             return message
         if push_to_talk and not self._hotkeys.supports_release():
-            self.notice.emit("Hotkey", f"This desktop does not report key releases, so {sequence} starts and "
+            safe_emit(self.notice, "Hotkey", f"This desktop does not report key releases, so {sequence} starts and "
                              "stops dictation with a tap (toggle mode).", "info")
         log.info("Dictation hotkey %s registered (%s, %s)", sequence, self._mode(), self._hotkeys.backend_name())
         return ""
@@ -241,10 +245,10 @@ class DictationController(QObject):
         else:
             self._ungrab_escape()
             self._meter.stop()
-        self.state_changed.emit(state, detail)
+        safe_emit(self.state_changed, state, detail)
 
     def _sample_level(self) -> None:
-        self.level.emit(self.service.level())
+        safe_emit(self.level, self.service.level())
 
     def _track(self, task: Task) -> None:
         self._live.append(task)
@@ -253,4 +257,4 @@ class DictationController(QObject):
     def _task_failed(self, exc: object) -> None:
         log.error("Dictation task failed unexpectedly: %r", exc)
         message = exc.full_message() if isinstance(exc, SaysoError) else f"Unexpected error: {exc}"
-        self.notice.emit("Dictation", message, "error")
+        safe_emit(self.notice, "Dictation", message, "error")

@@ -8,9 +8,40 @@ calls back into the hotkey service (which would deadlock waiting for itself).
 
 from __future__ import annotations
 
+import ctypes
+import sys
 from collections.abc import Callable
+from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, SignalInstance, Slot
+
+
+def _emit_drops_a_bool_reference() -> bool:
+    """PySide6 6.12 on Python 3.11 returns the bool of ``SignalInstance.emit()`` without taking a reference:
+    every Python-side emit lowers ``True``'s refcount by one until the interpreter aborts ("bool_dealloc").
+    Measure it once instead of assuming a version, and give back what the probe took."""
+
+    class _Probe(QObject):
+        ping = Signal()
+
+    probe = _Probe()
+    before = sys.getrefcount(True)
+    for _ in range(8):
+        probe.ping.emit()
+    lost = before - sys.getrefcount(True)
+    for _ in range(max(0, lost)):
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(True))
+    return lost >= 8
+
+
+_EMIT_DROPS_REFERENCE = _emit_drops_a_bool_reference()
+
+
+def safe_emit(signal: SignalInstance, *args: Any) -> None:
+    """``signal.emit(*args)`` without the reference leak above (a no-op fix where PySide6 is correct)."""
+    result: object = signal.emit(*args)  # type: ignore[func-returns-value]  # the stubs say None; it is a bool
+    if _EMIT_DROPS_REFERENCE and isinstance(result, bool):
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(result))
 
 
 class HotkeyBridge(QObject):
@@ -26,12 +57,13 @@ class HotkeyBridge(QObject):
 
     def callbacks(self, name: str) -> tuple[Callable[[], None], Callable[[], None]]:
         """(on_press, on_release) to hand to ``HotkeyService.register``; safe to call from any thread."""
-        return (lambda: self._press_from_backend.emit(name)), (lambda: self._release_from_backend.emit(name))
+        return (lambda: safe_emit(self._press_from_backend, name)), \
+            (lambda: safe_emit(self._release_from_backend, name))
 
     @Slot(str)
     def _deliver_press(self, name: str) -> None:
-        self.pressed.emit(name)
+        safe_emit(self.pressed, name)
 
     @Slot(str)
     def _deliver_release(self, name: str) -> None:
-        self.released.emit(name)
+        safe_emit(self.released, name)
