@@ -8,8 +8,9 @@ requests and sets the settings it needs. The kill -9 test runs its own app proce
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -102,6 +103,17 @@ def hold_hotkey_while_playing(app: AppProcess, clip: Path) -> None:
         xdotool("keyup", HOTKEY)
 
 
+def wait_entry(app: AppProcess, after_id: int, statuses: tuple[str, ...], timeout: float = 60.0
+               ) -> dict[str, Any]:
+    """The newest history entry after ``after_id`` once its status is one of ``statuses``."""
+
+    def ended() -> dict[str, Any]:
+        entry = newest_entry(app, after_id)
+        return entry if entry is not None and entry["status"] in statuses else {}  # {} = keep waiting
+
+    return wait_for(ended, timeout, f"a history entry with status {statuses}")
+
+
 def speak_between_ipc_start_and_stop(app: AppProcess, clip: Path) -> None:
     result = app.cli("dictate", "start")
     assert result.returncode == 0, result.stderr
@@ -110,7 +122,7 @@ def speak_between_ipc_start_and_stop(app: AppProcess, clip: Path) -> None:
     assert app.cli("dictate", "stop").returncode == 0
 
 
-def recall_at_least(reference: str, share: float = 0.8) -> object:
+def recall_at_least(reference: str, share: float = 0.8) -> Callable[[str], bool]:
     return lambda text: bool(text) and word_recall(reference, text) >= share
 
 
@@ -124,8 +136,7 @@ def test_push_to_talk_puts_the_words_in_the_focused_app_and_restores_the_clipboa
     assert word_recall(JFK_TRANSCRIPT, text) >= 0.8
     wait_for(lambda: clipboard_get() == original, 10, "the clipboard to be restored")
     fresh.wait_state("idle")
-    entry = newest_entry(fresh, before)
-    assert entry is not None and entry["status"] == "done"
+    entry = wait_entry(fresh, before, ("done",), timeout=5)
     assert word_recall(JFK_TRANSCRIPT, entry["text"]) >= 0.8
     assert Path(entry["audio_path"]).is_file() and entry["audio_path"].endswith(".flac")
     uploads = [r for r in server.requests if r.endpoint == "transcriptions"]
@@ -186,8 +197,7 @@ def test_cli_cancel_aborts_a_transcription_in_flight(
     result = fresh.cli("dictate", "cancel")
     assert result.returncode == 0 and "cancelled" in result.stdout.lower()
     fresh.wait_state("idle", timeout=5)
-    entry = wait_for(lambda: (e := newest_entry(fresh, before)) and e["status"] == "cancelled" and e, 10,
-                     "the entry to be marked cancelled")
+    entry = wait_entry(fresh, before, ("cancelled",), timeout=10)
     assert Path(entry["audio_path"]).is_file()
     assert target.text() == ""
 
@@ -206,8 +216,7 @@ def test_three_500s_fail_the_entry_keep_the_audio_and_cli_retry_succeeds(
     before = last_id(fresh)
     server.add_fault("transcriptions", status=500, times=3)
     hold_hotkey_while_playing(fresh, short_clip)
-    entry = wait_for(lambda: (e := newest_entry(fresh, before)) and e["status"] == "failed" and e, 60,
-                     "the entry to fail")
+    entry = wait_entry(fresh, before, ("failed",))
     assert Path(entry["audio_path"]).is_file()
     assert "server" in entry["error"].lower()
     assert target.text() == ""
@@ -223,8 +232,7 @@ def test_a_stream_dropped_midway_fails_cleanly_with_the_audio_kept(
     before = last_id(fresh)
     server.add_fault("transcriptions", "drop_mid_stream", after=2)
     hold_hotkey_while_playing(fresh, short_clip)
-    entry = wait_for(lambda: (e := newest_entry(fresh, before)) and e["status"] in ("failed", "done") and e, 60,
-                     "the dictation to end")
+    entry = wait_entry(fresh, before, ("failed", "done"))
     assert entry["status"] == "failed", entry
     assert Path(entry["audio_path"]).is_file()
     assert target.text() == ""
