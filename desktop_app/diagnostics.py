@@ -266,9 +266,11 @@ def _self_test_checks(profile_dir: str | None) -> Iterable[Check]:
                                  + (" (frozen)" if getattr(sys, "frozen", False) else ""))
     yield _try("modules", lambda: _import_all(app_modules()))
     yield _try("profile", lambda: _profile(profile_dir))
-    yield _try("display", _display)
+    display = _try("display", _display)
+    yield display
     yield _try("qt platform plugin", _qt_platform_plugin)
-    qt = _try("qt", _qt_application)
+    # Without a display Qt would abort the process instead of raising: report it instead.
+    qt = _try("qt", _qt_application) if display.ok else Check("qt", False, "not started: no display")
     yield qt
     tray = _try("tray", _tray) if qt.ok else Check("tray", False, "not checked: Qt did not start")
     tray.required = False

@@ -6,7 +6,8 @@
 # BUNDLE_DIR defaults to dist/sayso; when it does not exist the bundle is built first with
 # `.venv/bin/pyinstaller packaging/pyinstaller/sayso.spec` (set PYINSTALLER to use another one).
 # SAYSO_DEB_COMPRESSION: xz (default, ~30 % smaller, ~45 s) or gzip (~4x faster to build, for tests).
-# SAYSO_DIST: where the .deb goes (default dist/). Prints the path of the .deb on its last line.
+# SAYSO_DIST: where the bundle and the .deb go (default dist/); SAYSO_BUILD: scratch space (default build/).
+# Prints the path of the .deb on its last line.
 #
 # Layout: /opt/sayso (the bundle), /usr/bin/sayso (symlink), the desktop entry, the AppStream metainfo,
 # hicolor icons (PNG sizes + scalable SVG) and /usr/share/doc/sayso/copyright.
@@ -24,13 +25,15 @@ die() { echo "build-deb: $*" >&2; exit 1; }
 command -v dpkg-deb >/dev/null || die "dpkg-deb is missing (apt-get install dpkg)"
 case "$compression" in xz|gzip|zstd|none) ;; *) die "SAYSO_DEB_COMPRESSION must be xz, gzip, zstd or none" ;; esac
 
-rendered="$repo/build/packaging"
+build="${SAYSO_BUILD:-$repo/build}"
+export SAYSO_BUILD="$build"  # the spec renders its templates there too
+rendered="$build/packaging"
 version="$("$python" "$repo/packaging/render.py" "$rendered" | tail -n 1)"
 
 if [[ ! -x "$bundle/sayso" ]]; then
     echo "build-deb: building the bundle into $dist/sayso" >&2
     "${PYINSTALLER:-$repo/.venv/bin/pyinstaller}" --noconfirm --clean --log-level WARN \
-        --distpath "$dist" --workpath "$repo/build/pyinstaller" "$repo/packaging/pyinstaller/sayso.spec" >&2
+        --distpath "$dist" --workpath "$build/pyinstaller" "$repo/packaging/pyinstaller/sayso.spec" >&2
     bundle="$dist/sayso"
 fi
 [[ -x "$bundle/sayso" ]] || die "no executable $bundle/sayso"
@@ -54,7 +57,13 @@ install -D -m 644 "$repo/resources/icons/sayso.svg" "$root/usr/share/icons/hicol
 # Files dpkg installs must not be group/world writable, whatever the umask of the build machine was.
 chmod -R u+rwX,go+rX,go-w "$root"
 installed_kb="$(du -sk --exclude=DEBIAN "$root" | cut -f1)"
-{ cat "$rendered/linux/control"; echo "Installed-Size: $installed_kb"; } > "$root/DEBIAN/control"
+# The oldest glibc the bundle runs on is the newest GLIBC_x.y symbol version any of its files asks for
+# (the glibc of the build machine at most: build releases on the oldest distribution you support).
+glibc="$(find "$root/opt/sayso" -type f \( -name '*.so*' -o -perm -u+x \) -print0 \
+    | xargs -0 objdump -T 2>/dev/null | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -n 1)"
+[[ -n "$glibc" ]] || die "could not read the glibc version the bundle needs (objdump from binutils?)"
+sed "s/^Depends: /Depends: libc6 (>= $glibc), /" "$rendered/linux/control" > "$root/DEBIAN/control"
+echo "Installed-Size: $installed_kb" >> "$root/DEBIAN/control"
 install -m 755 "$here/postinst" "$here/postrm" "$root/DEBIAN/"
 
 mkdir -p "$dist"
