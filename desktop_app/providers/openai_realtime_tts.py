@@ -7,14 +7,19 @@ what it said is checked against the chunk (``core.fidelity``).
 
 When to play, when to check (the doc's §3.6 point 3: regenerating only works before playback):
 
-* A chunk requested ahead with :meth:`OpenAIRealtimeSpeech.prefetch` (look-ahead while an earlier chunk
-  plays) is held until its transcript is checked. A reading that strayed from the text (a preamble, an
-  answer, a paraphrase) is regenerated once with stricter instructions before anyone hears it; if the
-  retry strays too it is played and a warning is logged.
-* A chunk requested by :meth:`synthesize` itself (the first chunk, or the first after a stop) streams:
-  each audio delta goes to ``on_audio`` at once, because the first sound is what the user waits for.
-  A stray found at the end is logged as a warning and not retried, since the listener has heard it and a
-  retry would read the sentence twice.
+The engine keeps an *audio clock*: when the audio it handed on started and how many seconds of it there
+are, so it knows roughly how much is still queued ahead of the listener.
+
+* A chunk requested while plenty of earlier audio is still queued (the read pipeline asks for chunk N+1
+  as soon as chunk N is generated; :meth:`OpenAIRealtimeSpeech.prefetch` does the same explicitly) is
+  *held* until its transcript is checked. A reading that strayed from the text (a preamble, an answer, a
+  paraphrase) is regenerated once with stricter instructions before anyone hears it; if the retry strays
+  too, it is played and a warning is logged. Holding never costs a gap: when the queued audio is about
+  to run out (``HOLD_MARGIN_S`` before), whatever has arrived is released and the rest streams.
+* A chunk requested with nothing (or little) queued — the first chunk of a reading — streams: each audio
+  delta goes to ``on_audio`` at once, because the first sound is what the user waits for. A stray found
+  at the end is logged as a warning and not retried: the listener has heard it, and a retry would read
+  the sentence twice.
 
 Stop (``cancel``): no ``on_audio`` call after the token trips, ``response.cancel`` with the response id
 for every response still running (prefetched ones too), and the session drops late deltas of cancelled
@@ -46,6 +51,7 @@ log = logging.getLogger(__name__)
 SESSION_RENEW_AFTER_S = 50 * 60  # sessions end at 60 min (§6.3); renew between chunks well before
 EXPIRY_MARGIN_S = 5 * 60
 MAX_PREFETCH = 2  # chunks generated ahead of the one playing (§6.2: 2–3)
+HOLD_MARGIN_S = 0.5  # release held audio this long before the queued audio runs out
 _WAIT_S = 0.05  # upper bound on noticing a cancel if nobody notifies (the token notifies at once)
 
 TranscriptCallback = Callable[[int, str, bool], None]  # (chunk index, transcript so far, final)
@@ -91,6 +97,8 @@ class OpenAIRealtimeSpeech:
         self._noticed: set[str] = set()
         self._speed_noted: set[float] = set()
         self.sessions_opened = 0
+        self._clock_start: float | None = None  # audio clock: when the handed-on audio began …
+        self._clock_audio_s = 0.0  # … and how long it is
 
     # -- the Synthesizer port ---------------------------------------------------------------------
     def synthesize(self, chunk: SpeechChunk, options: SpeechOptions,
@@ -103,14 +111,29 @@ class OpenAIRealtimeSpeech:
         spec = self._spec(options)
         pending = self._take_prefetched(chunk, spec)
         if pending is not None:
-            session, request, generation, held = pending.session, pending.request, pending.generation, True
+            session, request, generation = pending.session, pending.request, pending.generation
         else:
             with self._lock:
                 generation = self._generation
             session = self._session_for(spec, cancel)
             request = self._start(session, chunk.text, chunk.index, strict=False)
-            held = False
-        _Reading(self, chunk, spec, on_audio, cancel, generation).run(session, request, held)
+        _Reading(self, chunk, spec, on_audio, cancel, generation).run(session, request, self._hold_until())
+
+    # -- the audio clock ----------------------------------------------------------------------------
+    def _hold_until(self) -> float | None:
+        """Until when a chunk's audio may be held for checking; None: stream it now."""
+        with self._lock:
+            if self._clock_start is None:
+                return None
+            release_at = self._clock_start + self._clock_audio_s - HOLD_MARGIN_S
+        return release_at if release_at > time.monotonic() else None
+
+    def _audio_handed_on(self, seconds: float) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if self._clock_start is None or now > self._clock_start + self._clock_audio_s:
+                self._clock_start, self._clock_audio_s = now, 0.0  # nothing queued: playback starts now
+            self._clock_audio_s += seconds
 
     # -- look-ahead ---------------------------------------------------------------------------------
     def prefetch(self, chunk: SpeechChunk, options: SpeechOptions, cancel: CancelToken | None = None) -> bool:
@@ -146,6 +169,7 @@ class OpenAIRealtimeSpeech:
         """Cancel everything in flight (the current chunk and the look-ahead); later deltas are dropped."""
         with self._lock:
             self._generation += 1
+            self._clock_start, self._clock_audio_s = None, 0.0  # the player's queue was dropped too
             running = list(self._running)
             running += [(p.session, p.request) for p in self._prefetched.values()]
             self._prefetched.clear()
@@ -253,11 +277,11 @@ class _Reading:
         self.retried_failed = False
         self.continued = False
 
-    def run(self, session: RealtimeSpeechSession, request: SpeechRequest, held: bool) -> None:
+    def run(self, session: RealtimeSpeechSession, request: SpeechRequest, hold_until: float | None) -> None:
         text = request.text
         while True:
             try:
-                self._wait(request, stream=not held)
+                self._wait(request, hold_until)
             finally:
                 self.engine._forget(session, request)
             if request.error is not None:
@@ -286,15 +310,17 @@ class _Reading:
                 if tail and not self.continued and request.status_reason != "content_filter":
                     self.continued = True
                     request = self._restart(session, tail, strict=False)
-                    text, held = tail, False
+                    text, hold_until = tail, None
                     continue
             if self.engine._on_transcript is not None:
                 self.engine._on_transcript(self.chunk.index, transcript, True)
             return
 
     # -- waiting and handing audio on ---------------------------------------------------------------
-    def _wait(self, request: SpeechRequest, *, stream: bool) -> None:
-        """Until the response ends; streaming hands each piece of audio on as it arrives."""
+    def _wait(self, request: SpeechRequest, hold_until: float | None) -> None:
+        """Until the response ends. Held audio stays in the request (checked later); streamed audio is
+        handed on as it arrives. Holding turns into streaming at ``hold_until`` so playback never starves."""
+        stream = hold_until is None or self.played
         sent = 0
         heard = 0
         wake = request.changed
@@ -303,6 +329,10 @@ class _Reading:
             with wake:
                 while True:
                     self._check_cancel(request)
+                    if not stream and hold_until is not None and time.monotonic() >= hold_until:
+                        log.info("realtime speech: chunk %d is played before its check, to avoid a gap",
+                                 self.chunk.index)
+                        stream = True
                     if request.finished or (stream and (len(request.audio) > sent
                                                         or len(request.transcript_parts) > heard)):
                         break
@@ -318,7 +348,8 @@ class _Reading:
                 self._emit(request, pcm)
             if finished:
                 if stream:
-                    request.audio.clear()  # handed on already; only held audio is released later
+                    with wake:
+                        del request.audio[:sent]  # handed on already; only held audio is released later
                 return
 
     def _release(self, request: SpeechRequest) -> None:
@@ -329,6 +360,7 @@ class _Reading:
     def _emit(self, request: SpeechRequest, pcm: bytes) -> None:
         self._check_cancel(request)
         self.played = True
+        self.engine._audio_handed_on(len(pcm) / (2 * SAMPLE_RATE))
         self.on_audio(pcm, SAMPLE_RATE)
 
     def _check_cancel(self, request: SpeechRequest) -> None:

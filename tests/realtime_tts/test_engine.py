@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 import time
@@ -141,9 +142,8 @@ def test_a_stray_reading_is_retried_once_with_stricter_instructions_then_warned(
         srv: FakeOpenAI, engine: OpenAIRealtimeSpeech, caplog: pytest.LogCaptureFixture) -> None:
     srv.add_fault("realtime", "stray_transcript")  # every response of the connection strays
     caplog.set_level(logging.WARNING)
-    speak(engine, 0, FOX)  # streamed: heard already, so only a warning
-    assert engine.prefetch(SpeechChunk(1, JUGS), OPTIONS)
-    sink = speak(engine, 1, JUGS)  # held until checked: one stricter retry
+    speak(engine, 0, LONG)  # nothing queued yet: streamed, heard already, so only a warning
+    sink = speak(engine, 1, JUGS)  # asked for while chunk 0 is still queued: held until checked
     creates = client_events(srv, "response.create")
     assert [c["response"]["metadata"]["chunk"] for c in creates] == ["0", "1", "1"]
     assert "instructions" not in creates[1]["response"]
@@ -155,20 +155,34 @@ def test_a_stray_reading_is_retried_once_with_stricter_instructions_then_warned(
     assert len(sink.pcm) > 0
 
 
-def test_a_stray_fixed_by_the_retry_plays_the_retry_only(
+def test_a_stray_fixed_by_the_retry_plays_only_the_retry(
         srv: FakeOpenAI, engine: OpenAIRealtimeSpeech, recorder: Recorder,
         caplog: pytest.LogCaptureFixture) -> None:
-    srv.add_fault("realtime", "stray_transcript", nth=2)  # only the look-ahead response strays
+    srv.add_fault("realtime", "stray_transcript", nth=2, text="Sure! " + JUGS)  # only chunk 1's first try
     caplog.set_level(logging.WARNING)
-    speak(engine, 0, FOX)
-    engine.prefetch(SpeechChunk(1, JUGS), OPTIONS)
+    speak(engine, 0, LONG)
     sink = speak(engine, 1, JUGS)
     messages = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(messages) == 1 and "chunk 1 strayed" in messages[0]
     done = [ev for ev, _ in recorder.events if ev["type"] == "response.done"]
-    retry_bytes = len(sink.pcm)
-    assert len(done) == 3 and retry_bytes > 0
+    assert len(done) == 3
     assert recorder.transcripts[-1] == (1, JUGS, True)
+    stray_audio = sum(len(base64.b64decode(ev["delta"])) for ev, _ in recorder.events
+                      if ev["type"] == "response.output_audio.delta"
+                      and ev["response_id"] == done[1]["response"]["id"])
+    assert stray_audio > len(sink.pcm) > 0  # the longer stray reading was never handed on
+
+
+def test_look_ahead_that_was_prefetched_is_checked_before_it_plays(
+        srv: FakeOpenAI, engine: OpenAIRealtimeSpeech, caplog: pytest.LogCaptureFixture) -> None:
+    srv.add_fault("realtime", "stray_transcript", nth=2)
+    caplog.set_level(logging.WARNING)
+    speak(engine, 0, LONG)
+    assert engine.prefetch(SpeechChunk(1, JUGS), OPTIONS)
+    speak(engine, 1, JUGS)
+    assert [c["response"]["metadata"]["chunk"] for c in client_events(srv, "response.create")] == ["0", "1", "1"]
+    assert [m for m in (r.getMessage() for r in caplog.records) if "strayed" in m or "differences" in m] == [
+        m for m in (r.getMessage() for r in caplog.records) if "chunk 1 strayed" in m]
 
 
 def test_rest_only_voices_are_mapped_with_one_notice_and_a_voice_change_opens_a_new_session(
