@@ -137,10 +137,12 @@ def wire(ctx: AppContext) -> None:
 
     from desktop_app.core.models import AppState
     from desktop_app.core.ports import HotkeyBinding
+    from desktop_app.qt import pyside_emit_fix
     from desktop_app.qt.hotkey_bridge import HotkeyBridge
     from desktop_app.qt.read_controller import ReadController, ReadDeps
     from desktop_app.ui.floating_controls import FloatingControls
 
+    pyside_emit_fix.install()  # PySide6 6.12.0 aborts after a few hundred emits without it (see the module)
     settings = ctx.settings
     problem = _open_player(settings.settings.audio.output_device)
     if problem:
@@ -377,8 +379,10 @@ def _speak_aloud(prepared: Any, synthesizer: Any, settings: Settings, token: Can
 def _speak_with_system_voice(prepared: Any, settings: Settings) -> int:
     from PySide6.QtCore import QCoreApplication
 
+    from desktop_app.qt import pyside_emit_fix
     from desktop_app.qt.system_voice import SystemVoice
 
+    pyside_emit_fix.install()
     app = QCoreApplication.instance() or QCoreApplication(sys.argv[:1])
     voice = SystemVoice()
     failures: list[str] = []
