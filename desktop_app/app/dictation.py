@@ -84,6 +84,24 @@ def transcriber_factory(credentials: Credentials, settings: Callable[[], Setting
     return make
 
 
+def streaming_factory(credentials: Credentials, settings: Callable[[], Settings]) -> Callable[[], Any]:
+    """The Realtime transcriber for one dictation (issue 4), or None when it cannot be used (local engine,
+    no key): the dictation then goes over REST as usual."""
+
+    def make() -> Any:
+        from desktop_app.providers.openai_realtime_stt import OpenAIRealtimeTranscriber
+
+        current = settings()
+        if current.dictation.engine == "local":
+            return None
+        config = credentials.api_config(current)
+        if not config.api_key:
+            return None
+        return OpenAIRealtimeTranscriber(config, noise_reduction=current.dictation.noise_reduction)
+
+    return make
+
+
 def open_history(profile: Profile) -> SqliteHistoryStore:
     from desktop_app.storage.history import SqliteHistoryStore
 
@@ -98,6 +116,7 @@ def wire(ctx: AppContext) -> None:
 
     from desktop_app.audio.capture import MicCapture
     from desktop_app.qt.dictation_controller import DictationController
+    from desktop_app.services.realtime_dictation import RealtimeDictation
     from desktop_app.ui.history_page import HistoryRow
 
     settings = ctx.settings
@@ -131,7 +150,9 @@ def wire(ctx: AppContext) -> None:
     service = DictationService(audio=mic, inserter=ctx.platform.inserter, history=store, tools=VadTools(),
                                transcriber_factory=transcriber_factory(ctx.credentials, lambda: settings.settings),
                                settings=lambda: settings.settings, listener=controller, preflight=preflight,
-                               limits=UploadLimits())
+                               limits=UploadLimits(),
+                               realtime=RealtimeDictation(streaming_factory(ctx.credentials, lambda: settings.settings),
+                                                          controller))
     controller.set_service(service)
     ctx.controller.dictation = controller
 

@@ -9,10 +9,11 @@ Everything outside arrives through the constructor: the microphone (``AudioSourc
 history store, audio tools (VAD, trim, FLAC, split — they live in audio/, which services may not import) and
 a factory for the ``Transcriber`` (built per dictation because the key or the base URL may have changed).
 
-Seam for the Realtime transport: a ``StreamingTranscriber`` session would be opened in ``start`` and fed by
-``AudioSource.read_new()`` from a pump thread while recording; ``stop`` would ``commit`` it and ``process``
-would wait for ``finish`` instead of uploading. See ``_open_live`` / ``_LiveFeed``: REST dictation leaves it
-``None`` and everything else (history, clean-up, insertion, cancel, generations) stays the same.
+Realtime transport: a ``StreamingTranscriber`` session is opened in ``start`` and fed by
+``AudioSource.read_new()`` from a pump thread while recording; ``stop`` sends the last audio and ``process``
+commits and waits for ``finish`` instead of uploading (falling back to REST with the saved recording). See
+``_open_live`` and ``LiveFeed`` in services/realtime_dictation.py. REST dictation leaves it ``None`` and
+everything else (history, clean-up, insertion, cancel, generations) stays the same.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from desktop_app.core import history as status
@@ -39,6 +40,7 @@ from desktop_app.core.models import (
 from desktop_app.core.ports import AudioSource, FocusTarget, InsertResult, TextInserter, Transcriber
 from desktop_app.core.settings import Settings
 from desktop_app.core.transcript_text import clean_transcript, join_transcripts, keywords_from_setting
+from desktop_app.services.realtime_dictation import LiveFeed, RealtimeDictation
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +92,7 @@ class Recording:
     transport: str
     released_at: float  # time.monotonic() at key release: the start of the user's wait
     replacements: tuple[tuple[str, str], ...] = ()
+    live: LiveFeed | None = None  # the Realtime stream of this recording (transport realtime)
 
 
 @dataclass(frozen=True)
@@ -107,19 +110,12 @@ class _Job:
     entry_id: int | None = None
 
 
-@dataclass
-class _LiveFeed:
-    """Placeholder for the Realtime transport's state during one recording (session + pump thread)."""
-
-    session: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
 class DictationService:
     def __init__(self, *, audio: AudioSource, inserter: TextInserter, history: HistoryStore, tools: AudioTools,
                  transcriber_factory: TranscriberFactory, settings: Callable[[], Settings],
                  listener: DictationListener, preflight: Callable[[], str] | None = None,
-                 limits: UploadLimits | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 limits: UploadLimits | None = None, clock: Callable[[], float] = time.monotonic,
+                 realtime: RealtimeDictation | None = None) -> None:
         self._audio = audio
         self._inserter = inserter
         self._history = history
@@ -130,6 +126,7 @@ class DictationService:
         self._preflight = preflight or (lambda: "")
         self.limits = limits or UploadLimits()
         self._clock = clock
+        self._realtime = realtime
 
         self._lock = threading.Lock()
         self._generation = 0
@@ -137,7 +134,7 @@ class DictationService:
         self._recording = False
         self._started_at = 0.0
         self._target = FocusTarget()
-        self._live: _LiveFeed | None = None
+        self._live: LiveFeed | None = None
         self._jobs: dict[int, _Job] = {}
         self._targets: dict[int, FocusTarget] = {}  # entry → window it was dictated into (for re-insert)
 
@@ -188,6 +185,9 @@ class DictationService:
         if not self._recording:
             return None
         released = self._clock()
+        live = self._live
+        if live is not None:
+            live.stop_audio()  # the last captured audio goes up before the recording is taken
         pcm = self._audio.take_recording()
         with self._lock:
             self._recording = False
@@ -197,6 +197,8 @@ class DictationService:
         settings = self._settings()
         if short_press_cancels and held_ms < settings.dictation.min_press_ms:
             log.info("Hotkey held %.0f ms (< %d ms): treated as a cancel", held_ms, settings.dictation.min_press_ms)
+            if live is not None:
+                live.abort()
             self._publish()
             return None
         error = self._audio.error
@@ -206,13 +208,15 @@ class DictationService:
         self._publish(transcribing=True)
         return Recording(generation=generation, pcm=pcm, target=self._target, options=options_from(settings),
                          insert_method=settings.insert.method, transport=settings.dictation.transport,
-                         released_at=released)
+                         released_at=released, live=live)
 
     def cancel(self) -> str:
         """Esc / `sayso dictate cancel`: drop the recording, or abort the transcription at once (its audio
         stays in history as cancelled, so it can still be retried)."""
         was_recording = self._recording
         if was_recording:
+            if self._live is not None:
+                self._live.abort()
             self._audio.take_recording()
             self._close_live()
         with self._lock:
@@ -245,6 +249,8 @@ class DictationService:
         timings: dict[str, Any] = {"record_s": round(rec.pcm.duration_s, 3)}
         t0 = self._clock()
         if not self._tools.has_speech(rec.pcm):
+            if rec.live is not None:
+                rec.live.abort()
             message = NoSpeech().user_message
             self._listener.on_notice("Dictation", f"{message} Nothing was sent.", "info")
             return Outcome(None, message=message)
@@ -266,7 +272,12 @@ class DictationService:
         timings["saved_ms"] = _ms(self._clock() - t0)
         try:
             job.token.raise_if_cancelled()
-            transcript = self._transcribe(pcm, encoded, rec.options, job, timings, rec.released_at)
+            live = rec.live.result(job.token, rec.pcm.duration_s, timings) if rec.live is not None else None
+            if live is not None:
+                timings["release_to_final_text_ms"] = _ms(self._clock() - rec.released_at)
+                transcript = live.text
+            else:
+                transcript = self._transcribe(pcm, encoded, rec.options, job, timings, rec.released_at)
             text = clean_transcript(transcript, replacements=rec.replacements)
             self._drop_if_stale(job)
         except Cancelled:
@@ -287,7 +298,10 @@ class DictationService:
             self._listener.on_notice("Dictation", f"{NoSpeech().user_message} Nothing was inserted.", "info")
             return Outcome(entry_id, message=NoSpeech().user_message)
         self._listener.on_partial(text)
-        result = self._insert(text, rec.target, rec.insert_method)
+        if rec.live is not None and rec.live.inserted_any:  # toggle mode: inserted utterance by utterance
+            result = InsertResult(delivered=True, left_on_clipboard=False)
+        else:
+            result = self._insert(text, rec.target, rec.insert_method)
         timings["release_to_insert_ms"] = _ms(self._clock() - rec.released_at)
         self._history.update(entry_id, status=status.DONE, text=text, timings=timings)
         self._listener.on_history_changed()
@@ -421,10 +435,18 @@ class DictationService:
 
     # -- Realtime seam ----------------------------------------------------------------------------------
 
-    def _open_live(self) -> _LiveFeed | None:
+    def _open_live(self) -> LiveFeed | None:
         """REST transport: nothing streams while recording. The Realtime transport opens its session here
         and starts a pump that feeds ``self._audio.read_new()`` into ``session.append``."""
-        return None
+        if self._realtime is None:
+            return None
+        target, method = self._target, self._settings().insert.method
+        try:
+            return self._realtime.open(self._settings(), self._audio,
+                                       lambda text: self._insert(text, target, method))
+        except SaysoError as exc:  # never lose a dictation over the stream: REST takes over at release
+            log.warning("Realtime session not opened: %s", exc.full_message())
+            return None
 
     def _close_live(self) -> None:
         self._live = None
