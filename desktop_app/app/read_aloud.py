@@ -73,8 +73,10 @@ def make_synthesizer(credentials: Credentials, choice: EngineChoice, settings: S
     from desktop_app.providers.openai_tts import OpenAISpeech
 
     config: ApiConfig = credentials.api_config(settings)
-    if choice.name == "realtime":
-        log.info("the realtime speech engine is not available yet; using the REST speech engine")
+    if choice.name == "realtime" or settings.read.engine == "auto":
+        from desktop_app.app import realtime_speech  # realtime engine, and auto's REST → realtime fallback
+
+        return realtime_speech.network_synthesizer(config, choice.name, settings)
     return OpenAISpeech(config)
 
 
@@ -135,6 +137,7 @@ def wire(ctx: AppContext) -> None:
     """Builds the read-aloud controller and connects it to the hotkey, tray, window and IPC."""
     from PySide6.QtGui import QGuiApplication
 
+    from desktop_app.app import realtime_speech
     from desktop_app.core.models import AppState
     from desktop_app.core.ports import HotkeyBinding
     from desktop_app.qt import pyside_emit_fix
@@ -144,6 +147,7 @@ def wire(ctx: AppContext) -> None:
 
     pyside_emit_fix.install()  # PySide6 6.12.0 aborts after a few hundred emits without it (see the module)
     settings = ctx.settings
+    realtime_speech.attach(ctx.profile, ctx.controller.tell, ctx.on_shutdown)
     problem = _open_player(settings.settings.audio.output_device)
     if problem:
         ctx.controller.tell("Audio output", problem, "warning" if _player_problem == "" else "error")
@@ -271,6 +275,7 @@ def _set(ctx: AppContext, key: str, value: object) -> None:
 
 def cli_speak(args: argparse.Namespace) -> int:
     """`sayso speak TEXT|- [--out FILE] [--voice] [--model] [--speed] [--engine]`."""
+    from desktop_app.app import realtime_speech
     from desktop_app.app.shared import build_credentials
     from desktop_app.core.textprep import decode_text
     from desktop_app.services.read_text import PreparedText
@@ -282,6 +287,7 @@ def cli_speak(args: argparse.Namespace) -> int:
     if text == "-":
         text = decode_text(sys.stdin.buffer.read())
     profile = resolve_profile(args.profile)
+    realtime_speech.attach(profile, realtime_speech.tell_on_stderr)
     settings = SettingsStore(profile.settings_file).load()
     try:
         for key, value in (("read.voice", args.voice), ("read.model", args.model), ("read.speed", args.speed),
