@@ -31,7 +31,9 @@ def run_gui(options: GuiOptions) -> int:
 
     from desktop_app.app.context import AppContext
     from desktop_app.app.features import FEATURES
+    from desktop_app.app.offline import first_start_text
     from desktop_app.platform.factory import create_platform
+    from desktop_app.qt import pyside_emit_fix
     from desktop_app.qt.app_controller import AppController
     from desktop_app.qt.ipc import InstanceLock, IpcServer, Reply, socket_name
     from desktop_app.qt.key_controller import KeyController
@@ -54,6 +56,7 @@ def run_gui(options: GuiOptions) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
+    pyside_emit_fix.install()  # PySide6 6.12.0 aborts after a few hundred emits without it (see the module)
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)
     app.setDesktopFileName(APP_ID)
@@ -161,6 +164,12 @@ def run_gui(options: GuiOptions) -> int:
             window.showMinimized()
     else:
         window.show()
+    def welcome_without_key(status: Any) -> None:
+        keys.status_changed.disconnect(welcome_without_key)
+        if not status.has_key:  # never a dead end: say how to add a key, or how to go offline
+            controller.tell("Welcome to Sayso", first_start_text(settings.settings, profile), "info")
+
+    keys.status_changed.connect(welcome_without_key)
     keys.refresh()
 
     def shutdown() -> None:

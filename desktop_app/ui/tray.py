@@ -45,7 +45,7 @@ class Tray(QObject):
                 self.menu.addSeparator()
             for key, text, signal in group:
                 action = self.menu.addAction(text)
-                action.triggered.connect(signal.emit)
+                action.triggered.connect(signal)  # signal-to-signal: no Python slot in between
                 self.actions[key] = action
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self._on_activated)
