@@ -54,14 +54,17 @@ def drop_caches() -> bool:
 def one_start(exe: Path, profile: Path) -> tuple[float, float | None]:
     env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "xcb"),
            "XDG_CONFIG_HOME": str(profile / "xdg-config")}
+    profile.mkdir(parents=True)
+    output = profile / "app-output.log"
     started = time.perf_counter()
-    process = subprocess.Popen([str(exe), "--profile", str(profile), "--minimized"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with output.open("wb") as sink:
+        process = subprocess.Popen([str(exe), "--profile", str(profile), "--minimized"], env=env,
+                                   stdout=sink, stderr=subprocess.STDOUT)
     try:
         deadline = started + 60
         while time.perf_counter() < deadline:
             if process.poll() is not None:
-                raise RuntimeError(f"the app exited with {process.returncode}")
+                raise RuntimeError(f"the app exited with {process.returncode}:\n{output.read_text()}")
             result = subprocess.run([str(exe), "--profile", str(profile), "status"], env=env,
                                     capture_output=True, text=True, check=False)
             if result.returncode == 0 and json.loads(result.stdout).get("tray"):
