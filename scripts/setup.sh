@@ -32,6 +32,7 @@ sayso_setup() {
         pulseaudio pulseaudio-utils libasound2-plugins
         dbus-daemon dbus-bin gnome-keyring libsecret-tools
         espeak-ng sox imagemagick
+        desktop-file-utils appstream binutils
     )
     local wanted=("${runtime_packages[@]}")
     if [[ $with_test == 1 ]]; then

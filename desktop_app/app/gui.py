@@ -206,7 +206,7 @@ def _raise_running_instance(name: str) -> int:
 
 
 def autostart_command() -> list[str]:
-    """How the OS should start Sayso at login: the frozen executable, or this Python running the package."""
+    """How the OS should start Sayso at login (the autostart adapters add --minimized themselves)."""
     if getattr(sys, "frozen", False):
-        return [sys.executable, "--minimized"]
-    return [sys.executable, "-m", "desktop_app", "--minimized"]
+        return [sys.executable]
+    return [sys.executable, "-m", "desktop_app"]
