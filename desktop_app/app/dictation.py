@@ -35,7 +35,10 @@ log = logging.getLogger(__name__)
 
 
 class VadTools:
-    """``services.dictation.AudioTools`` on audio/vad and audio/encode (FLAC uploads: lossless, ~half of WAV)."""
+    """``services.dictation.AudioTools`` on audio/vad and audio/encode.
+
+    Recordings are kept and uploaded as Ogg/Opus: ~10 % of 16-bit WAV (FLAC is ~50 %), so uploads are fast and
+    the 25 MiB limit is hours away; speech models transcribe it as well. FLAC where libsndfile lacks Opus."""
 
     def has_speech(self, pcm: PcmAudio) -> bool:
         from desktop_app.audio import vad
@@ -50,7 +53,7 @@ class VadTools:
     def encode(self, pcm: PcmAudio) -> EncodedAudio:
         from desktop_app.audio import encode
 
-        return encode.encode_flac(pcm)
+        return encode.encode(pcm, "opus")
 
     def decode(self, audio: EncodedAudio) -> PcmAudio:
         from desktop_app.audio import encode

@@ -174,7 +174,7 @@ def run_gui(options: GuiOptions) -> int:
 
     def shutdown() -> None:
         log.info("Shutting down")
-        controller.stop_all()
+        controller.shutdown()
         ipc.close()
         tray.hide()
         for stop in reversed(ctx.on_shutdown):

@@ -95,6 +95,13 @@ class AppController(QObject):
             return Reply(False, f"Unknown read source {source!r}.")
         return Reply(True, self.reader.read(source, text))
 
+    def shutdown(self) -> None:
+        """On quit: cancel (the recording stays in history for a retry) rather than start a new upload."""
+        if self.dictation is not None:
+            self.dictation.cancel()
+        if self.reader is not None:
+            self.reader.stop()
+
     def stop_all(self) -> Reply:
         messages = []
         if self.dictation is not None:

@@ -170,7 +170,7 @@ def test_a_dictation_lands_in_the_window_that_had_focus_and_is_kept_in_history(
     assert Path(entry.audio_path).is_file()
     assert {"encode_ms", "transcribe_ms", "release_to_insert_ms", "release_to_first_text_ms"} <= set(entry.timings)
     [upload] = srv.requests
-    assert upload.audio_content_type == "audio/flac" and upload.field("model") == "gpt-transcribe"
+    assert upload.audio_content_type == "audio/ogg" and upload.field("model") == "gpt-transcribe"
     assert rig.listener.states[-1] == (AppState.IDLE, "")
 
 
@@ -271,11 +271,11 @@ def test_a_recording_over_the_upload_limit_is_split_on_silence_and_joined_in_ord
     long = PcmAudio((jfk.data + silence(0.8).data) * 4)  # ~47 s with pauses between the sentences
     echo = PartEcho()
     rig = make_rig(tmp_path, srv, long, transcriber=lambda _report: echo,
-                   limits=UploadLimits(max_bytes=250_000))
+                   limits=UploadLimits(max_bytes=60_000))
     recording = rig.dictate()
     assert recording is not None
     outcome = rig.service.process(recording, CancelToken())
-    assert len(echo.parts) >= 3 and all(len(part.data) <= 250_000 for part in echo.parts)
+    assert len(echo.parts) >= 3 and all(len(part.data) <= 60_000 for part in echo.parts)
     assert outcome.text == " ".join(f"part{n}." for n in range(1, len(echo.parts) + 1))
     assert sum(part.duration_s for part in echo.parts) == pytest.approx(
         VadTools().trim_silence(long).duration_s, abs=0.05)
