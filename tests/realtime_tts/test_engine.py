@@ -185,6 +185,16 @@ def test_look_ahead_that_was_prefetched_is_checked_before_it_plays(
         m for m in (r.getMessage() for r in caplog.records) if "chunk 1 strayed" in m]
 
 
+def test_held_look_ahead_is_released_before_the_queued_audio_runs_out(
+        srv: FakeOpenAI, engine: OpenAIRealtimeSpeech, caplog: pytest.LogCaptureFixture) -> None:
+    srv.add_fault("realtime", server_delay_s=3.0, nth=2)  # chunk 1 is slow to start: later than chunk 0 lasts
+    caplog.set_level(logging.INFO)
+    speak(engine, 0, FOX)
+    second = speak(engine, 1, JUGS)
+    assert any("played before its check" in r.getMessage() for r in caplog.records)
+    assert second.pieces[-1][0] - second.pieces[0][0] > 0.05  # streamed as it came, not released in one go
+
+
 def test_rest_only_voices_are_mapped_with_one_notice_and_a_voice_change_opens_a_new_session(
         srv: FakeOpenAI, engine: OpenAIRealtimeSpeech, recorder: Recorder) -> None:
     nova = SpeechOptions(model="gpt-4o-mini-tts", voice="nova")
