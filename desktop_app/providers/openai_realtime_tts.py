@@ -379,6 +379,8 @@ class _Reading:
         error = request.error
         assert error is not None
         self._check_cancel_token()
+        if isinstance(error, e.Cancelled):
+            raise error  # the engine closed this session on purpose (closed, or new voice/speed)
         if request.connection_lost and not self.retried_lost:
             # A dropped or expired socket: a new session reads the chunk again. If part of it was
             # heard, the sentence restarts — clearer than continuing mid-word with new audio.
