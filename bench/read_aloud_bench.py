@@ -1,0 +1,201 @@
+"""Read-aloud benchmark on the headless test desktop (run it inside scripts/test-services.sh run DIR -- …).
+
+Measures, with the real app process, the fake OpenAI server process and the speaker monitor:
+
+* read command → first sound at the speaker, and that minus the fake server's time to first byte for the
+  same first chunk (our overhead; target ≤ 60 ms);
+* the largest silent gap inside speech at chunk boundaries on the recorded monitor (target ≤ 20 ms);
+* read hotkey → silence at the monitor (stop latency; goal 200 ms);
+* CPU of the app process while playing; its memory (RSS) while reading a 1 MB text (should stay flat).
+
+Usage: .venv/bin/python -m bench.read_aloud_bench [--runs 5]
+Prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from tests.fakeopenai import FakeOpenAIProcess
+from tests.support.app_process import AppProcess, start_app
+from tests.support.desktop import clipboard_set, wait_for, xdotool
+
+RATE = 24_000
+SENTENCES = [f"Sentence {n} describes a quiet walk along the river on a bright morning." for n in range(1, 400)]
+
+
+class Monitor:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.process = subprocess.Popen(
+            ["parec", "-d", "speaker.monitor", "--raw", "--format=s16le", "--channels=1", f"--rate={RATE}",
+             "--latency-msec=5", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: path.exists() and path.stat().st_size > 4800, 10, "parec")
+
+    def samples(self) -> np.ndarray:
+        data = self.path.read_bytes()
+        return np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2").astype(np.float32) / 32768.0
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(5)
+
+
+def first_loud(samples: np.ndarray, start: int, threshold: float = 0.01) -> int | None:
+    hits = np.flatnonzero(np.abs(samples[start:]) > threshold)
+    return start + int(hits[0]) if len(hits) else None
+
+
+def ttfb(base_url: str, key: str, text: str) -> float:
+    body = {"model": "gpt-4o-mini-tts", "input": text, "voice": "marin", "response_format": "pcm", "speed": 1.0}
+    started = time.perf_counter()
+    with httpx.stream("POST", f"{base_url}/audio/speech", json=body, headers={"Authorization": f"Bearer {key}"},
+                      timeout=30) as response:
+        for _piece in response.iter_bytes():
+            return time.perf_counter() - started
+    return time.perf_counter() - started
+
+
+def proc_stat(pid: int) -> tuple[float, int]:
+    """(CPU seconds, RSS bytes) of a process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    rss = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+    return cpu, rss
+
+
+def first_sound(app: AppProcess, monitor: Monitor, fake: FakeOpenAIProcess, text: str) -> tuple[float, float]:
+    """(read command → first sound, the server's TTFB for the first chunk) in seconds."""
+    start = len(monitor.samples())
+    began = time.perf_counter()
+    app.cli("read", text)
+    wait_for(lambda: first_loud(monitor.samples(), start) is not None, 20, "sound")
+    index = first_loud(monitor.samples(), start)
+    assert index is not None
+    heard = began + (index - start) / RATE
+    app.cli("stop")
+    app.wait_state("idle", 10)
+    # The fake caches by text: time a cold request for a first chunk of the same shape and length.
+    first_chunk = text[:text.index(".") + 1]
+    server = ttfb(fake.base_url, fake.api_key, first_chunk.replace("Run", "Ran", 1))
+    return heard - began, server
+
+
+def boundary_gaps(samples: np.ndarray, threshold: float = 0.003) -> float:
+    """Longest run of silence inside the speech (ms); espeak's own pauses between sentences count too."""
+    loud = np.abs(samples) > threshold
+    idx = np.flatnonzero(loud)
+    if len(idx) < 2:
+        return 0.0
+    gaps = np.diff(idx)
+    return float(gaps.max()) / RATE * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="sayso-read-bench-"))
+    rows: list[tuple[str, str, str]] = []
+    with FakeOpenAIProcess() as fake:
+        env = dict(os.environ, OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY=fake.api_key)
+        app = start_app(tmp / "profile", env=env, args=("--minimized",))
+        monitor = Monitor(tmp / "speaker.raw")
+        try:
+            # 1. first sound vs. the server's TTFB (each run uses new text so the fake's cache cannot help)
+            overheads, firsts, servers = [], [], []
+            for run in range(args.runs):
+                text = f"Run {run} {time.time_ns()} starts here. " + " ".join(SENTENCES[:6])
+                first, server = first_sound(app, monitor, fake, text)
+                firsts.append(first)
+                servers.append(server)
+                overheads.append(first - server)
+            rows.append(("read command → first sound at the speaker (median)",
+                         f"{statistics.median(firsts) * 1000:.0f} ms", "—"))
+            rows.append(("fake server TTFB for the first chunk (median)",
+                         f"{statistics.median(servers) * 1000:.0f} ms", "—"))
+            rows.append(("overhead beyond the server's TTFB (median)",
+                         f"{statistics.median(overheads) * 1000:.0f} ms", "≤ 60 ms"))
+
+            # 2. gapless chunk boundaries and CPU while playing (speed 4 keeps it short)
+            app.cli("config", "set", "read.speed", "4.0")
+            text = " ".join(SENTENCES[:30])  # ~2,100 chars: chunks of 160, 320, 640, 1,280
+            start = len(monitor.samples())
+            cpu0, _ = proc_stat(app.process.pid)
+            began = time.perf_counter()
+            app.cli("read", text)
+            app.wait_state("speaking", 10)
+            app.wait_state("idle", 180)
+            elapsed = time.perf_counter() - began
+            cpu1, _ = proc_stat(app.process.pid)
+            samples = monitor.samples()[start:]
+            first = first_loud(samples, 0) or 0
+            last = int(np.flatnonzero(np.abs(samples) > 0.003)[-1])
+            speech = samples[first:last]
+            line = re.findall(r"read-aloud ended: .*", app.log_text())[-1]
+            rows.append((f"{len(text):,}-char text at speed 4: longest silence inside the speech",
+                         f"{boundary_gaps(speech):.0f} ms", "≤ 20 ms beyond espeak's own pauses"))
+            rows.append(("underruns reported by the player", re.search(r"underruns=(\d+)", line).group(1),  # type: ignore[union-attr]
+                         "0"))
+            rows.append(("app CPU while reading (share of one core)", f"{(cpu1 - cpu0) / elapsed * 100:.1f} %",
+                         "—"))
+
+            # 3. stop latency: the read hotkey while speaking → the monitor goes silent
+            latencies = []
+            for _run in range(args.runs):
+                clipboard_set(" ".join(SENTENCES[:20]), "primary")
+                start = len(monitor.samples())
+                xdotool("key", "--clearmodifiers", "ctrl+alt+r")
+                wait_for(lambda s=start: first_loud(monitor.samples(), s) is not None, 20, "sound")
+                wait_for(lambda s=start: len(monitor.samples()) - s > RATE * 2, 10, "two seconds")
+                pressed = len(monitor.samples())
+                xdotool("key", "--clearmodifiers", "ctrl+alt+r")
+                app.wait_state("idle", 10)
+                wait_for(lambda p=pressed: len(monitor.samples()) - p > RATE, 5, "a second of recording")
+                samples = monitor.samples()
+                loud = np.flatnonzero(np.abs(samples[pressed:]) > 0.003)
+                latencies.append(loud[-1] / RATE * 1000 if len(loud) else 0.0)
+            rows.append(("read hotkey → silence at the monitor (median / max)",
+                         f"{statistics.median(latencies):.0f} / {max(latencies):.0f} ms", "≤ 200 ms"))
+
+            # 4. memory while reading a 1 MB text
+            app.cli("config", "set", "read.speed", "1.0")
+            big = "\n".join(SENTENCES) + "\n"
+            big = big * (1_000_000 // len(big) + 1)
+            clipboard_set(big[:2000], "primary")
+            subprocess.run(["xclip", "-selection", "primary", "-i"], input=big.encode(), check=True, timeout=20,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            _, rss_before = proc_stat(app.process.pid)
+            xdotool("key", "--clearmodifiers", "ctrl+alt+r")
+            app.wait_state("speaking", 20)
+            samples_rss = []
+            for _ in range(20):
+                time.sleep(0.5)  # the sampling interval of this measurement, not a wait for a condition
+                samples_rss.append(proc_stat(app.process.pid)[1])
+            app.cli("stop")
+            rows.append((f"RSS while reading a {len(big) / 1e6:.1f} MB selection: before / 1 s / 10 s",
+                         f"{rss_before / 1e6:.0f} / {samples_rss[1] / 1e6:.0f} / {samples_rss[-1] / 1e6:.0f} MB",
+                         "flat"))
+        finally:
+            monitor.close()
+            app.quit()
+    shutil.rmtree(tmp, ignore_errors=True)
+    print("| Measure | Result | Target |\n|---|---|---|")
+    for name, value, target in rows:
+        print(f"| {name} | {value} | {target} |")
+
+
+if __name__ == "__main__":
+    main()
