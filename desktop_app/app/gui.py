@@ -189,6 +189,13 @@ def run_gui(options: GuiOptions) -> int:
                                           (time.perf_counter() - started) * 1000, tray_ok))
     code = app.exec()
     log.info("Exited with %s", code)
+    if tasks.running():
+        # A worker stuck in a blocking call (a hung D-Bus or device) would make Qt abort while tearing down
+        # its thread; everything the user owns is already saved, so leave without the teardown.
+        log.error("Leaving with %d worker thread(s) still blocked: %s", len(tasks.running()),
+                  ", ".join(task.name for task in tasks.running()))
+        logging.shutdown()
+        os._exit(int(code))
     return int(code)
 
 

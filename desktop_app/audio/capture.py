@@ -154,14 +154,15 @@ class MicCapture:
         raise devices.translate_error(last or RuntimeError("no usable format"), "input", choice.name)
 
     def wait_ready(self, timeout: float = 5.0) -> bool:
-        """Wait until audio flows (the pre-roll can only hold what arrived since then)."""
-        return self._ready.wait(timeout)
+        """Wait until audio flows (the pre-roll can only hold what arrived since then); False if closed."""
+        return self._ready.wait(timeout) and self._stream is not None
 
     def close(self) -> None:
         stream, self._stream = self._stream, None
         if stream is None:
             return
         self._closing = True
+        self._ready.set()  # wake anyone waiting for audio: none will come from this stream
         try:
             stream.abort()
             stream.close()

@@ -66,7 +66,10 @@ class AppProcess:
                 self.process.wait(10)
                 raise AssertionError(f"Sayso did not exit within {timeout} s after `sayso quit`:\n{self.output()}"
                                      ) from None
-        return int(self.process.returncode)
+        code = int(self.process.returncode)
+        if code != 0:
+            print(f"Sayso exited with {code}; its output:\n{self.output()[-4000:]}")
+        return code
 
     def kill(self) -> None:
         if self.process.poll() is None:
