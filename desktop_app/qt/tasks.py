@@ -101,7 +101,9 @@ class TaskRunner(QObject):
         return task
 
     def running(self) -> list[Task]:
-        return [task for task, _thread, _worker in self._live.values()]
+        """Tasks whose thread is still alive (checked directly: after the event loop has ended, the queued
+        'finished' bookkeeping may never run)."""
+        return [task for task, thread, _worker in self._live.values() if thread.isRunning()]
 
     def shutdown(self, timeout_ms: int = 5000) -> bool:
         """Cancel every task and join its thread. True when all threads ended in time."""
