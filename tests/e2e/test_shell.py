@@ -40,7 +40,8 @@ def test_tray_icon_menu_window_and_quit(app: AppProcess, artifacts_dir: Path) ->
     assert app.quit() == 0
     log = app.log_text()
     assert "Ready in" in log
-    assert "QThread: Destroyed while thread is still running" not in app.output()
+    assert "Destroyed while thread" not in app.output()
+    assert "still blocked" not in log, "every worker thread stopped and was joined"
 
 
 def test_second_start_raises_the_first_and_exits_0(app: AppProcess) -> None:
