@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from desktop_app.app.read_aloud import shared_player
 from desktop_app.core.cancel import CancelToken
 from desktop_app.core.errors import Cancelled, NoApiKey, SaysoError
 from desktop_app.core.history import HistoryEntry
@@ -172,9 +173,7 @@ def wire(ctx: AppContext) -> None:
     ctx.dictate_page.start_clicked.connect(controller.start)
     ctx.dictate_page.stop_clicked.connect(controller.stop)
     ctx.dictate_page.cancel_clicked.connect(controller.cancel)
-    player = getattr(ctx, "player", None)  # the shared warm Player, if the shell provides one
-    if player is not None:
-        connect_cues(controller, player, settings)
+    connect_cues(controller, shared_player, settings)
 
     # History page.
     page = ctx.history_page
@@ -201,8 +200,10 @@ def wire(ctx: AppContext) -> None:
         if audio is None:
             ctx.controller.tell("History", "The recording of this entry is no longer kept.", "warning")
             return
+        player = shared_player()
         if player is None:
-            ctx.controller.tell("History", "Playback is not available in this session.", "info")
+            ctx.controller.tell("History", "Playback is not available: no audio output could be opened.",
+                                "warning")
             return
         pcm = VadTools().decode(audio)
         ctx.tasks.start("dictation-play", lambda _token: player.write(pcm.data, pcm.sample_rate))
@@ -258,12 +259,13 @@ def wire(ctx: AppContext) -> None:
     ctx.on_shutdown.append(shutdown)
 
 
-def connect_cues(controller: Any, player: Any, settings: Any) -> None:
+def connect_cues(controller: Any, player_of: Callable[[], Any], settings: Any) -> None:
     """Short sounds at start/stop/cancel through the app's warm Player (never a new output stream)."""
     from desktop_app.audio.cues import cue_pcm
 
     def play(kind: str) -> None:
-        if not settings.get("ui.sound_cues"):
+        player = player_of()
+        if not settings.get("ui.sound_cues") or player is None:
             return
         try:
             player.write(cue_pcm(kind), 24_000)  # type: ignore[arg-type]

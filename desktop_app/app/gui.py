@@ -164,6 +164,14 @@ def run_gui(options: GuiOptions) -> int:
             window.showMinimized()
     else:
         window.show()
+    def refresh_engine_status(*_args: Any) -> None:
+        task = tasks.start("engine-status", lambda _token: engine_status_text(settings.settings, credentials))
+        task.succeeded.connect(settings_page.set_engine_status)
+
+    keys.status_changed.connect(refresh_engine_status)
+    settings.changed.connect(lambda key: refresh_engine_status() if key.split(".")[0] in ("api", "dictation", "read")
+                             else None)
+
     def welcome_without_key(status: Any) -> None:
         keys.status_changed.disconnect(welcome_without_key)
         if not status.has_key:  # never a dead end: say how to add a key, or how to go offline
@@ -217,3 +225,13 @@ def autostart_command() -> list[str]:
     if getattr(sys, "frozen", False):
         return [sys.executable]
     return [sys.executable, "-m", "desktop_app"]
+
+
+def engine_status_text(settings: Any, credentials: Any) -> str:
+    """Settings page line: which engine dictates and which reads, each with its reason (may touch the network)."""
+    from desktop_app.app import offline, realtime_speech
+
+    dictation = offline.choose_engine(settings, credentials)
+    has_key = credentials.status(settings).has_key
+    read_engine, read_reason = realtime_speech.status(settings, has_key)
+    return f"Dictation: {dictation.engine} — {dictation.reason}\nRead aloud: {read_engine} — {read_reason}"

@@ -71,6 +71,11 @@ class SettingsPage(QWidget):
         scroll.setWidget(body)
         layout = QVBoxLayout(body)
         layout.addWidget(self._build_key_box())
+        self.engine_status = QLabel("")
+        self.engine_status.setObjectName("engineStatus")
+        self.engine_status.setWordWrap(True)
+        self.engine_status.setAccessibleName("Engines in use")
+        layout.addWidget(self.engine_status)
         self.status = QLabel("")
         self.status.setObjectName("settingsStatus")
         self.status.setWordWrap(True)
@@ -248,6 +253,10 @@ class SettingsPage(QWidget):
                 editor.setText(str(value))
         finally:
             self._updating = False
+
+    def set_engine_status(self, text: str) -> None:
+        """Which engines dictate and read right now, and why (computed by the app off the GUI thread)."""
+        self.engine_status.setText(text)
 
     def focus_first(self) -> None:
         self.key_edit.setFocus(Qt.FocusReason.OtherFocusReason)
