@@ -24,6 +24,13 @@ class Check:
     required: bool = True  # a failed optional check (no tray) is reported as a warning, not a broken install
 
 
+
+def _os() -> str:
+    """"linux", "windows", "macos" or "other" — asked of the platform factory, the one place that knows."""
+    from desktop_app.platform.factory import detect_session
+
+    return detect_session().os
+
 def _try(name: str, probe: Callable[[], str]) -> Check:
     try:
         return Check(name, True, probe())
@@ -42,9 +49,9 @@ def _display() -> str:
         parts.append(f"Wayland ({os.environ['WAYLAND_DISPLAY']})")
     if os.environ.get("DISPLAY"):
         parts.append(f"X11 ({os.environ['DISPLAY']})")
-    if not parts and sys.platform.startswith("linux"):
+    if not parts and _os() == "linux":
         raise RuntimeError("no display: neither DISPLAY nor WAYLAND_DISPLAY is set")
-    return ", ".join(parts or [sys.platform]) + (f"; session type {session}" if session else "")
+    return ", ".join(parts or [_os()]) + (f"; session type {session}" if session else "")
 
 
 def _qt_and_tray() -> str:
@@ -101,6 +108,15 @@ def _profile(profile_dir: str | None) -> str:
     return f"settings {profile.settings_file}; data {profile.data_dir}; logs {profile.log_dir}"
 
 
+def _local_engine(profile_dir: str | None) -> str:
+    from desktop_app.app.offline import describe_local_engine
+    from desktop_app.storage.profile import resolve_profile
+    from desktop_app.storage.settings_store import SettingsStore
+
+    profile = resolve_profile(profile_dir)
+    return describe_local_engine(SettingsStore(profile.settings_file).load(), profile)
+
+
 def collect(profile_dir: str | None) -> list[Check]:
     return [
         Check("version", True, f"{APP_NAME} {__version__}, Python {platform.python_version()}, "
@@ -112,6 +128,7 @@ def collect(profile_dir: str | None) -> list[Check]:
         _try("audio", _audio),
         _try("keyring", _keyring),
         _try("api", lambda: _key_and_api(profile_dir)),
+        _try("local engine", lambda: _local_engine(profile_dir)),
     ]
 
 
@@ -132,14 +149,13 @@ def doctor(profile_dir: str | None) -> int:
 
 
 # ----- self-test: is this installation complete? -------------------------------------------------------
-_OS_PACKAGES = {"linux": "linux", "win32": "windows", "darwin": "macos"}
+_OS_PACKAGES = ("linux", "windows", "macos")
 
 
 def _other_os_package(module: str) -> bool:
     """desktop_app.platform.<os> of another OS may need that OS's libraries; its import is not checked."""
     parts = module.split(".")
-    native = next((pkg for prefix, pkg in _OS_PACKAGES.items() if sys.platform.startswith(prefix)), "")
-    return len(parts) > 2 and parts[1] == "platform" and parts[2] in _OS_PACKAGES.values() and parts[2] != native
+    return len(parts) > 2 and parts[1] == "platform" and parts[2] in _OS_PACKAGES and parts[2] != _os()
 
 
 def app_modules() -> list[str]:
@@ -211,9 +227,9 @@ def _platform_plugin_name(app_platform: str | None = None) -> str:
     explicit = app_platform or os.environ.get("QT_QPA_PLATFORM", "")
     if explicit:
         return explicit.split(":")[0].split(";")[0]
-    if sys.platform == "win32":
+    if _os() == "windows":
         return "windows"
-    if sys.platform == "darwin":
+    if _os() == "macos":
         return "cocoa"
     return "wayland" if os.environ.get("WAYLAND_DISPLAY") and not os.environ.get("DISPLAY") else "xcb"
 
@@ -230,7 +246,7 @@ def _qt_platform_plugin() -> str:
     candidates = sorted(folder.glob(f"*q{name}.*")) if folder.is_dir() else []
     if not candidates:
         raise RuntimeError(f"the Qt platform plugin {name!r} is missing from {folder}")
-    if sys.platform.startswith("linux"):
+    if _os() == "linux":
         try:
             ctypes.CDLL(str(candidates[0]))
         except OSError as exc:  # e.g. "libxcb-cursor.so.0: cannot open shared object file"
@@ -309,4 +325,4 @@ MACOS_PERMISSIONS_TEXT = (
 
 def first_run_permissions_text() -> str | None:
     """What the UI shows at the first start on macOS (None elsewhere: nothing to grant)."""
-    return MACOS_PERMISSIONS_TEXT if sys.platform == "darwin" else None
+    return MACOS_PERMISSIONS_TEXT if _os() == "macos" else None

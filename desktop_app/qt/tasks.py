@@ -1,7 +1,7 @@
 """Runs blocking calls off the GUI thread and brings their outcome back as queued signals.
 
 Each task gets its own worker QObject on its own QThread with the full wiring (started→run, terminal
-signal→quit, finished→deleteLater). ``TaskRunner.shutdown()`` cancels and joins every thread still alive,
+signal→quit, finished→release). ``TaskRunner.shutdown()`` cancels and joins every thread still alive,
 so Quit never leaves a "QThread destroyed while running".
 """
 
@@ -75,8 +75,11 @@ class TaskRunner(QObject):
         self._live: dict[int, tuple[Task, QThread, _Worker]] = {}
 
     def start(self, name: str, fn: Callable[[CancelToken], Any]) -> Task:
+        # Ownership is never shared between Python and Qt (a double delete crashes): the task and its thread
+        # have the runner as Qt parent and are deleted by Qt; the worker cannot have a parent (it moves to
+        # the thread), so Python owns it and drops it here once its thread has finished.
         task = Task(name, self)
-        thread = QThread()
+        thread = QThread(self)
         thread.setObjectName(f"sayso-{name}")
         worker = _Worker(fn, task.token)
         worker.moveToThread(thread)
@@ -86,19 +89,27 @@ class TaskRunner(QObject):
         worker.failed.connect(task.failed)
         worker.cancelled.connect(task.cancelled)
         worker.done.connect(thread.quit)
-        worker.done.connect(worker.deleteLater)
         key = id(task)
-
-        def on_thread_finished() -> None:
-            self._live.pop(key, None)
-            task.finished.emit()
-            thread.deleteLater()
-            task.deleteLater()
-
-        thread.finished.connect(on_thread_finished)
+        # A bound slot, not a closure: a closure would hold the runner and the thread alive from inside the
+        # thread's own connection, and their teardown order would then be up to the garbage collector.
+        thread.finished.connect(self._on_thread_finished)
         self._live[key] = (task, thread, worker)
         thread.start()
         return task
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        thread = self.sender()
+        key = next((key for key, (_task, live_thread, _worker) in self._live.items() if live_thread is thread),
+                   None)
+        if key is None:  # already released by shutdown()
+            return
+        task, live_thread, _worker = self._live[key]
+        live_thread.wait()
+        del self._live[key]  # releases the worker: its thread has ended, so deleting it here is safe
+        task.finished.emit()
+        live_thread.deleteLater()
+        task.deleteLater()
 
     def running(self) -> list[Task]:
         """Tasks whose thread is still alive (checked directly: after the event loop has ended, the queued
@@ -108,10 +119,13 @@ class TaskRunner(QObject):
     def shutdown(self, timeout_ms: int = 5000) -> bool:
         """Cancel every task and join its thread. True when all threads ended in time."""
         all_joined = True
-        for task, thread, _worker in list(self._live.values()):
+        for key, (task, thread, _worker) in list(self._live.items()):
             task.cancel()
             thread.quit()
-            if not thread.wait(timeout_ms):
+            if thread.wait(timeout_ms):
+                # The loop that would run the 'finished' bookkeeping may be gone: release the worker here.
+                del self._live[key]
+            else:
                 log.error("Thread %s did not stop within %d ms", thread.objectName(), timeout_ms)
                 all_joined = False
         return all_joined

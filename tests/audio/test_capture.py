@@ -17,6 +17,7 @@ from desktop_app.core.errors import AudioDeviceError
 from desktop_app.core.models import PcmAudio
 from tests.audio.conftest import PulseServer, play_into_mic, start_pulse, write_wav
 from tests.audio.signals import best_correlation, onset_s, pcm_to_float, tone
+from tests.support.desktop import wait_for
 
 pytestmark = [pytest.mark.desktop]
 
@@ -123,10 +124,10 @@ def test_levels_follow_the_input(capture: MicCapture, pulse: PulseServer, audio_
     clip = write_wav(audio_tmp / "loud.wav", tone(1.0, amp=0.5))
     player = play_into_mic(pulse, clip)
     assert capture.wait_for_sound(-20.0, timeout=10)
-    loud = capture.levels()
+    # The meter's window fills within a block or two of the onset: wait for it rather than read it once.
+    loud = wait_for(lambda: (levels := capture.levels()).meter > 0.6 and levels, 5, "the meter to rise")
     player.wait(timeout=10)
     assert quiet.meter < 0.1
-    assert loud.meter > 0.6
     assert -12.0 < loud.peak_dbfs <= 0.0
 
 

@@ -134,7 +134,7 @@ def test_drop_mid_stream_is_a_network_error_after_some_deltas(
 
 def test_hang_mid_stream_with_a_small_timeout_is_a_timeout_error(
         srv: FakeOpenAI, config: ApiConfig, jfk_flac: EncodedAudio) -> None:
-    srv.add_fault("transcriptions", "hang", after=1)
+    srv.add_fault("transcriptions", "hang", after=1, times=None)  # every attempt, however slow the model
     with pytest.raises(TimeoutError_):
         _transcribe(replace(config, timeout_s=0.5), jfk_flac)
 
