@@ -34,7 +34,7 @@ from desktop_app.core.models import SAMPLE_RATE, PcmAudio
 log = logging.getLogger(__name__)
 
 METER_FLOOR_DB = -60.0
-BLOCK_S = 0.01  # 10 ms callbacks: small enough for live streaming, few enough for Python to keep up
+BLOCK_S = 0.05  # 50 ms callbacks: the realtime pump sends 50 ms pieces; fewer wake-ups keep idle CPU low
 
 
 class CaptureState(enum.Enum):
