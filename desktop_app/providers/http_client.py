@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from urllib.parse import urlencode
 
 import httpx
@@ -71,3 +72,26 @@ def realtime_url(base_url: str, query: dict[str, str] | None = None) -> str:
     if query:
         url += "?" + urlencode(query)
     return url
+
+
+class LazyClient:
+    """The httpx client of one provider object: made on first use, shared by its calls, and closed only if
+    it was made here (a client passed in belongs to the caller)."""
+
+    def __init__(self, config: ApiConfig, client: httpx.Client | None = None) -> None:
+        self._config = config
+        self._client = client
+        self._owned = client is None
+        self._lock = threading.Lock()
+
+    def get(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                self._client = make_client(self._config)
+            return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None and self._owned:
+                self._client.close()
+            self._client = None

@@ -7,7 +7,6 @@ whisper-1 and some compatible servers ignore ``stream`` and answer with a plain 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 
 import httpx
@@ -23,7 +22,7 @@ from desktop_app.core.models import (
 )
 from desktop_app.core.redact import redact
 from desktop_app.providers.errors import error_from_exception, truncate
-from desktop_app.providers.http_client import api_url, make_client
+from desktop_app.providers.http_client import LazyClient, api_url
 from desktop_app.providers.interrupt import interrupt_on_cancel
 from desktop_app.providers.retry import RetryCallback, RetryPolicy, send_with_retry
 from desktop_app.providers.sse import iter_json_events, iter_sse
@@ -69,23 +68,15 @@ class OpenAITranscriber:
     def __init__(self, config: ApiConfig, *, client: httpx.Client | None = None,
                  retry_policy: RetryPolicy | None = None, on_retry: RetryCallback | None = None) -> None:
         self._config = config
-        self._client = client
-        self._owns_client = client is None
-        self._lock = threading.Lock()
+        self._clients = LazyClient(config, client)
         self._policy = retry_policy or RetryPolicy()
         self._on_retry = on_retry
 
     def _http(self) -> httpx.Client:
-        with self._lock:
-            if self._client is None:
-                self._client = make_client(self._config)
-            return self._client
+        return self._clients.get()
 
     def close(self) -> None:
-        with self._lock:
-            if self._client is not None and self._owns_client:
-                self._client.close()
-            self._client = None
+        self._clients.close()
 
     def transcribe(self, audio: EncodedAudio, options: TranscriptionOptions,
                    on_delta: Callable[[TranscriptDelta], None], cancel: CancelToken) -> Transcript:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import threading
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -19,7 +18,7 @@ from desktop_app.core.cancel import CancelToken
 from desktop_app.core.errors import BadRequest, Cancelled, SaysoError, ServerError
 from desktop_app.core.models import SAMPLE_RATE, ApiConfig, SpeechChunk, SpeechOptions
 from desktop_app.providers.errors import error_from_exception
-from desktop_app.providers.http_client import api_url, make_client
+from desktop_app.providers.http_client import LazyClient, api_url
 from desktop_app.providers.interrupt import interrupt_on_cancel
 from desktop_app.providers.pcm_stream import PcmStream
 from desktop_app.providers.retry import RetryCallback, RetryPolicy, send_with_retry
@@ -69,25 +68,17 @@ class OpenAISpeech:
                  stream_format: StreamFormat = "audio", response_format: AudioFormat = "pcm",
                  retry_policy: RetryPolicy | None = None, on_retry: RetryCallback | None = None) -> None:
         self._config = config
-        self._client = client
-        self._owns_client = client is None
-        self._lock = threading.Lock()
+        self._clients = LazyClient(config, client)
         self._stream_format: StreamFormat = stream_format
         self._response_format: AudioFormat = response_format
         self._policy = retry_policy or RetryPolicy()
         self._on_retry = on_retry
 
     def _http(self) -> httpx.Client:
-        with self._lock:
-            if self._client is None:
-                self._client = make_client(self._config)
-            return self._client
+        return self._clients.get()
 
     def close(self) -> None:
-        with self._lock:
-            if self._client is not None and self._owns_client:
-                self._client.close()
-            self._client = None
+        self._clients.close()
 
     def synthesize(self, chunk: SpeechChunk, options: SpeechOptions,
                    on_audio: Callable[[bytes, int], None], cancel: CancelToken) -> None:
