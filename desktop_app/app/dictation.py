@@ -25,6 +25,7 @@ from desktop_app.services.dictation import (
     plan_parts,
     transcribe_parts,
 )
+from desktop_app.ui.recording_indicator import RecordingIndicator
 
 if TYPE_CHECKING:
     from desktop_app.app.context import AppContext
@@ -160,16 +161,23 @@ def wire(ctx: AppContext) -> None:
     controller.set_service(service)
     ctx.controller.dictation = controller
 
-    # State, notices, live text, level.
+    # State, notices, live text, level; the recording badge (never takes the focus) while recording.
+    indicator = RecordingIndicator()
+
     def on_state(state: AppState, detail: str) -> None:
         if state == AppState.RECORDING:
             ctx.dictate_page.begin_transcript()
+            if settings.get("ui.recording_indicator"):
+                indicator.show_recording()
+        else:
+            indicator.hide()
         ctx.controller.set_state(state, detail)
 
     controller.state_changed.connect(on_state)
     controller.notice.connect(ctx.controller.tell)
     controller.partial.connect(ctx.dictate_page.show_partial)
     controller.level.connect(ctx.dictate_page.meter.set_level)
+    controller.level.connect(indicator.set_level)
     ctx.dictate_page.start_clicked.connect(controller.start)
     ctx.dictate_page.stop_clicked.connect(controller.stop)
     ctx.dictate_page.cancel_clicked.connect(controller.cancel)
