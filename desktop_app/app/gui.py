@@ -32,6 +32,7 @@ def run_gui(options: GuiOptions) -> int:
     from desktop_app.app.context import AppContext
     from desktop_app.app.features import FEATURES
     from desktop_app.app.offline import first_start_text
+    from desktop_app.diagnostics import first_run_permissions_text
     from desktop_app.platform.factory import create_platform
     from desktop_app.qt import pyside_emit_fix
     from desktop_app.qt.app_controller import AppController
@@ -72,6 +73,7 @@ def run_gui(options: GuiOptions) -> int:
     ipc = IpcServer(name, controller.handle_command)
     ipc.listen()
 
+    first_run = not profile.settings_file.exists()
     store = SettingsStore(profile.settings_file)
     settings = SettingsModel(store.load(), store.save, store.load)
     tasks = TaskRunner()
@@ -178,6 +180,9 @@ def run_gui(options: GuiOptions) -> int:
             controller.tell("Welcome to Sayso", first_start_text(settings.settings, profile), "info")
 
     keys.status_changed.connect(welcome_without_key)
+    permissions = first_run_permissions_text()  # macOS: microphone, accessibility and automation grants
+    if first_run and permissions:
+        controller.tell("Permissions", permissions, "info")
     keys.refresh()
 
     def shutdown() -> None:
