@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Callable, Iterator
 
@@ -11,7 +12,7 @@ from Xlib.protocol import request
 
 from desktop_app.platform.linux.x11_keyboard import XTestKeyboard
 from desktop_app.platform.linux.x11_selection import X11CopySelectionReader, X11PrimarySelectionReader
-from desktop_app.platform.linux.x11_selection_transfer import SelectionOwner, text_formats
+from desktop_app.platform.linux.x11_selection_transfer import SelectionData, SelectionOwner, text_formats
 from tests.platform.support import TargetApp, xdotool
 
 pytestmark = pytest.mark.desktop
@@ -87,3 +88,14 @@ def test_copy_fallback_with_nothing_selected_gives_none_and_restores(
     reader = X11CopySelectionReader(owner, keyboard, x_display, timeout=0.5)
     assert reader.read_selection() is None
     assert clipboard_text() == b"untouched"
+
+
+def test_large_clipboard_is_served_by_incr_to_one_reader_after_another(owner: SelectionOwner) -> None:
+    # Each INCR chunk waits for the reader's delete; a delete event python-xlib had already queued once
+    # stalled the transfer until some unrelated wake-up, so one reader after another must all get it whole.
+    image = os.urandom(500_000)
+    owner.offer("CLIPBOARD", {**text_formats("text"), "image/png": SelectionData("image/png", 8, image)})
+    for _ in range(20):
+        out = subprocess.run(["xclip", "-o", "-selection", "clipboard", "-t", "image/png"],
+                             capture_output=True, timeout=10).stdout
+        assert out == image

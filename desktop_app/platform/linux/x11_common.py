@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import select
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,11 +143,24 @@ def wait_events(d: display.Display, timeout: float, wanted: Callable[[Any], bool
             elif others is not None:
                 others(event)
         remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        if remaining <= 0 or not wait_for_activity(d, timeout=remaining):
             return
-        readable, _, _ = select.select([d.fileno()], [], [], remaining)
-        if not readable:
-            return
+
+
+def wait_for_activity(d: display.Display, *, also: Sequence[int] = (), timeout: float | None = None) -> list[int]:
+    """Send what is queued for the server, then block until events are queued or a file in ``also`` is
+    readable (or ``timeout`` passes); returns the ready file descriptors, the connection's when events wait.
+
+    Never ``flush()`` and then ``select()`` on the connection directly: python-xlib's flush (like every
+    request) also reads the socket and queues the events it finds there, and a select on the socket cannot
+    see those — the thread would sleep on an event that has already arrived (a lost key release, an INCR
+    clipboard transfer stalled until some unrelated wake-up).
+    """
+    d.flush()
+    if d.pending_events():  # reads too; nothing talks to the server between this and select()
+        return [d.fileno()]
+    readable, _, _ = select.select([d.fileno(), *also], [], [], timeout)
+    return list(readable)
 
 
 # --- XKB, which python-xlib does not wrap: just the two requests we need ---------------------------------

@@ -11,7 +11,6 @@ import contextlib
 import logging
 import os
 import queue
-import select
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -30,6 +29,7 @@ from desktop_app.platform.linux.x11_common import (
     modifier_masks,
     open_display,
     set_detectable_autorepeat,
+    wait_for_activity,
     wake_pipe,
 )
 
@@ -168,9 +168,7 @@ class X11HotkeyService:
             while not self._closing.is_set():
                 self._run_commands()
                 self._dispatch_pending()
-                d.flush()
-                readable, _, _ = select.select([d.fileno(), self._wake_read], [], [])
-                if self._wake_read in readable:
+                if self._wake_read in wait_for_activity(d, also=[self._wake_read]):
                     drain(self._wake_read)
         except (error.ConnectionClosedError, OSError) as exc:
             log.warning("X connection for hotkeys ended: %s", exc)

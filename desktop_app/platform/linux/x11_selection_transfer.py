@@ -11,7 +11,6 @@ import contextlib
 import logging
 import os
 import queue
-import select
 import threading
 import time
 from collections.abc import Callable
@@ -24,7 +23,14 @@ from Xlib.protocol import event as xevent
 from Xlib.protocol import request
 
 from desktop_app.core.errors import PlatformUnsupported
-from desktop_app.platform.linux.x11_common import drain, get_timestamp, open_display, wait_events, wake_pipe
+from desktop_app.platform.linux.x11_common import (
+    drain,
+    get_timestamp,
+    open_display,
+    wait_events,
+    wait_for_activity,
+    wake_pipe,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -379,9 +385,7 @@ class SelectionOwner:
                         future.set_exception(exc)
                 while d.pending_events():
                     self._handle(d.next_event())
-                d.flush()
-                readable, _, _ = select.select([d.fileno(), self._wake_read], [], [])
-                if self._wake_read in readable:
+                if self._wake_read in wait_for_activity(d, also=[self._wake_read]):
                     drain(self._wake_read)
         except (error.ConnectionClosedError, OSError) as exc:
             log.warning("X connection for the clipboard ended: %s", exc)
