@@ -94,7 +94,9 @@ def test_429_then_success_honours_retry_after(srv: FakeOpenAI, config: ApiConfig
     notices: list[RetryNotice] = []
     transcript, _ = _transcribe(config, jfk_flac, notices=notices)
     assert word_recall(JFK_WORDS, transcript.text) >= 0.8
-    assert [r.status for r in srv.requests] == [429, 200]
+    # The server records a status once its handler has returned, which can be just after the client is done.
+    finished = srv.wait_for_requests(2, lambda r: r.status is not None)
+    assert [r.status for r in finished] == [429, 200]
     assert [(n.attempt, n.delay_s) for n in notices] == [(2, 0.15)]
     assert "Rate limit" in notices[0].message
 
@@ -104,7 +106,7 @@ def test_500_three_times_is_a_server_error_after_three_attempts(
     srv.add_fault("transcriptions", status=500, times=None)
     with pytest.raises(ServerError):
         _transcribe(config, jfk_flac)
-    assert [r.status for r in srv.requests] == [500, 500, 500]
+    assert [r.status for r in srv.wait_for_requests(3, lambda r: r.status is not None)] == [500, 500, 500]
 
 
 def test_503_html_then_success(srv: FakeOpenAI, config: ApiConfig, jfk_flac: EncodedAudio) -> None:
