@@ -129,6 +129,7 @@ class DictationService:
         self._realtime = realtime
 
         self._lock = threading.Lock()
+        self._publish_lock = threading.RLock()
         self._generation = 0
         self._dropped_below = 0  # results of generations below this are dropped (cancelled)
         self._recording = False
@@ -423,15 +424,19 @@ class DictationService:
     # -- state ------------------------------------------------------------------------------------------
 
     def _publish(self, transcribing: bool = False) -> None:
-        with self._lock:
-            recording = self._recording
-            busy = transcribing or bool(self._jobs)
-        if recording:
-            self._listener.on_state(AppState.RECORDING, "")
-        elif busy:
-            self._listener.on_state(AppState.TRANSCRIBING, "")
-        else:
-            self._listener.on_state(AppState.IDLE, "")
+        # Read and tell under one lock: the GUI thread (cancel) and a worker (job done) publish at the same
+        # moment, and a listener that queues (Qt) delivers in telling order; a stale "transcribing" told
+        # after the worker's "idle" would stick for good.
+        with self._publish_lock:
+            with self._lock:
+                recording = self._recording
+                busy = transcribing or bool(self._jobs)
+            if recording:
+                self._listener.on_state(AppState.RECORDING, "")
+            elif busy:
+                self._listener.on_state(AppState.TRANSCRIBING, "")
+            else:
+                self._listener.on_state(AppState.IDLE, "")
 
     # -- Realtime seam ----------------------------------------------------------------------------------
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.support.desktop import REPO, wait_for
 
 SAYSO = [sys.executable, "-m", "desktop_app"]
@@ -45,8 +47,18 @@ class AppProcess:
         return data
 
     def wait_state(self, state: str, timeout: float = 30.0) -> dict[str, Any]:
-        return wait_for(lambda: (s := self.status()) and s.get("state") == state and s, timeout,
-                        f"Sayso state {state!r}")
+        seen: list[dict[str, Any] | None] = [None]
+
+        def reached() -> dict[str, Any]:
+            current = seen[0] = self.status()
+            return current if current is not None and current.get("state") == state else {}
+
+        try:
+            return wait_for(reached, timeout, f"Sayso state {state!r}")
+        except pytest.fail.Exception as exc:  # say where it stuck: the CI run is the only witness
+            log_tail = "\n".join(self.log_text().splitlines()[-40:])
+            raise pytest.fail.Exception(f"{exc.msg}; last status {seen[0]}; "
+                                        f"log tail:\n{log_tail}", pytrace=False) from None
 
     def log_text(self) -> str:
         logs = self.profile / "logs" / "sayso.log"
