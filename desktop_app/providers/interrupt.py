@@ -23,6 +23,8 @@ import httpcore
 import httpx
 
 from desktop_app.core.cancel import CancelToken
+from desktop_app.core.errors import Cancelled, SaysoError
+from desktop_app.providers.errors import error_from_exception
 
 _local = threading.local()
 
@@ -81,6 +83,25 @@ def interrupt_on_cancel(token: CancelToken) -> Iterator[None]:
     finally:
         scope.end()
         _local.scope = previous
+
+
+@contextmanager
+def cancellable_call(cancel: CancelToken, *, host: str) -> Iterator[None]:
+    """:func:`interrupt_on_cancel`, and what escapes the block told the user's way: ``Cancelled`` when the
+    token tripped (shutting the socket is how cancel works, so the I/O error it causes means nothing), else
+    the ``core.errors`` error for the transport failure."""
+    try:
+        with interrupt_on_cancel(cancel):
+            yield
+    except httpx.TransportError as exc:
+        if cancel.cancelled:
+            raise Cancelled() from None
+        raise error_from_exception(exc, host=host) from None
+    except SaysoError:
+        if cancel.cancelled:
+            raise Cancelled() from None
+        raise
+    cancel.raise_if_cancelled()
 
 
 def _attach_current(stream: httpcore.NetworkStream) -> None:

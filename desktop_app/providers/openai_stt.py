@@ -12,7 +12,7 @@ from collections.abc import Callable
 import httpx
 
 from desktop_app.core.cancel import CancelToken
-from desktop_app.core.errors import Cancelled, SaysoError, ServerError
+from desktop_app.core.errors import ServerError
 from desktop_app.core.models import (
     ApiConfig,
     EncodedAudio,
@@ -21,9 +21,9 @@ from desktop_app.core.models import (
     TranscriptionOptions,
 )
 from desktop_app.core.redact import redact
-from desktop_app.providers.errors import error_from_exception, truncate
+from desktop_app.providers.errors import truncate
 from desktop_app.providers.http_client import LazyClient, api_url
-from desktop_app.providers.interrupt import interrupt_on_cancel
+from desktop_app.providers.interrupt import cancellable_call
 from desktop_app.providers.retry import RetryCallback, RetryPolicy, send_with_retry
 from desktop_app.providers.sse import iter_json_events, iter_sse
 
@@ -94,23 +94,13 @@ class OpenAITranscriber:
                 "POST", url, data=_form_dict(form),
                 files={"file": (audio.filename, audio.data, audio.mime_type)})
 
-        try:
-            with interrupt_on_cancel(cancel):
-                response = send_with_retry(client, build, cancel=cancel, policy=self._policy,
-                                           on_retry=self._on_retry, model=options.model)
-                try:
-                    text, language = self._read_answer(response, options, on_delta, cancel)
-                finally:
-                    response.close()
-        except httpx.TransportError as exc:
-            if cancel.cancelled:
-                raise Cancelled() from None
-            raise error_from_exception(exc, host=httpx.URL(url).host) from None
-        except SaysoError:
-            if cancel.cancelled:
-                raise Cancelled() from None
-            raise
-        cancel.raise_if_cancelled()
+        with cancellable_call(cancel, host=httpx.URL(url).host):
+            response = send_with_retry(client, build, cancel=cancel, policy=self._policy,
+                                       on_retry=self._on_retry, model=options.model)
+            try:
+                text, language = self._read_answer(response, options, on_delta, cancel)
+            finally:
+                response.close()
         return Transcript(text=text, model=options.model, language=language or options.language,
                           duration_s=audio.duration_s, request_id=response.headers.get("x-request-id", ""))
 

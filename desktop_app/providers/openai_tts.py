@@ -15,11 +15,10 @@ from typing import Any, Literal
 import httpx
 
 from desktop_app.core.cancel import CancelToken
-from desktop_app.core.errors import BadRequest, Cancelled, SaysoError, ServerError
+from desktop_app.core.errors import BadRequest, ServerError
 from desktop_app.core.models import SAMPLE_RATE, ApiConfig, SpeechChunk, SpeechOptions
-from desktop_app.providers.errors import error_from_exception
 from desktop_app.providers.http_client import LazyClient, api_url
-from desktop_app.providers.interrupt import interrupt_on_cancel
+from desktop_app.providers.interrupt import cancellable_call
 from desktop_app.providers.pcm_stream import PcmStream
 from desktop_app.providers.retry import RetryCallback, RetryPolicy, send_with_retry
 from desktop_app.providers.sse import iter_json_events, iter_sse
@@ -96,23 +95,13 @@ class OpenAISpeech:
         def build() -> httpx.Request:
             return client.build_request("POST", url, json=body)
 
-        try:
-            with interrupt_on_cancel(cancel):
-                response = send_with_retry(client, build, cancel=cancel, policy=self._policy,
-                                           on_retry=self._on_retry, model=options.model, kind="speech")
-                try:
-                    self._read_audio(response, options, on_audio, cancel)
-                finally:
-                    response.close()
-        except httpx.TransportError as exc:
-            if cancel.cancelled:
-                raise Cancelled() from None
-            raise error_from_exception(exc, host=httpx.URL(url).host) from None
-        except SaysoError:
-            if cancel.cancelled:
-                raise Cancelled() from None
-            raise
-        cancel.raise_if_cancelled()
+        with cancellable_call(cancel, host=httpx.URL(url).host):
+            response = send_with_retry(client, build, cancel=cancel, policy=self._policy,
+                                       on_retry=self._on_retry, model=options.model, kind="speech")
+            try:
+                self._read_audio(response, options, on_audio, cancel)
+            finally:
+                response.close()
 
     def _read_audio(self, response: httpx.Response, options: SpeechOptions,
                     on_audio: Callable[[bytes, int], None], cancel: CancelToken) -> None:
