@@ -4,8 +4,8 @@ so the user keeps typing in their app while clicking it."""
 from __future__ import annotations
 
 from PySide6.QtCore import QPoint, Qt, Signal, SignalInstance
-from PySide6.QtGui import QGuiApplication, QMouseEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
+from PySide6.QtGui import QGuiApplication, QIcon, QMouseEvent
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QStyle, QToolButton, QWidget
 
 TITLE = "Sayso reading"
 
@@ -26,20 +26,28 @@ class FloatingControls(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.setSpacing(4)
-        self.grip = QLabel("🔊")
+        # The style's own media icons, not glyphs like "⏸": a bare Linux desktop may have no font for those.
+        self.grip = QLabel()
+        self.grip.setPixmap(self._icon(QStyle.StandardPixmap.SP_MediaVolume).pixmap(20, 20))
         self.grip.setToolTip("Sayso is reading aloud (drag to move)")
-        self.pause_button = self._button("⏸", "Pause or resume reading", self.pause_clicked)
-        self.stop_button = self._button("■", "Stop reading", self.stop_clicked)
-        self.next_button = self._button("⏭", "Next sentence", self.next_clicked)
+        self.pause_button = self._button(QStyle.StandardPixmap.SP_MediaPause, "Pause or resume reading",
+                                         self.pause_clicked)
+        self.stop_button = self._button(QStyle.StandardPixmap.SP_MediaStop, "Stop reading", self.stop_clicked)
+        self.next_button = self._button(QStyle.StandardPixmap.SP_MediaSkipForward, "Next sentence",
+                                        self.next_clicked)
         layout.addWidget(self.grip)
         for button in (self.pause_button, self.stop_button, self.next_button):
             layout.addWidget(button)
         self._drag_from: QPoint | None = None
         self._placed = False
 
-    def _button(self, text: str, name: str, signal: SignalInstance) -> QToolButton:
+    def _icon(self, which: QStyle.StandardPixmap) -> QIcon:
+        return self.style().standardIcon(which)
+
+    def _button(self, icon: QStyle.StandardPixmap, name: str, signal: SignalInstance) -> QToolButton:
         button = QToolButton(self)
-        button.setText(text)
+        button.setIcon(self._icon(icon))
+        button.setText(name)  # shown only if the icon cannot be
         button.setAccessibleName(name)
         button.setToolTip(name)
         button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -48,7 +56,8 @@ class FloatingControls(QWidget):
         return button
 
     def set_paused(self, paused: bool) -> None:
-        self.pause_button.setText("▶" if paused else "⏸")
+        self.pause_button.setIcon(self._icon(QStyle.StandardPixmap.SP_MediaPlay if paused
+                                             else QStyle.StandardPixmap.SP_MediaPause))
         self.pause_button.setToolTip("Resume reading" if paused else "Pause reading")
 
     def show_near_corner(self) -> None:

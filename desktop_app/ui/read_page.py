@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QStyle,
     QTextEdit,
     QVBoxLayout,
     QWidget,
@@ -66,11 +67,18 @@ class ReadPage(QWidget):
         controls.addWidget(self.speed)
         transport = QHBoxLayout()
         self.open_button = QPushButton("&Open file…")
-        self.previous_button = QPushButton("◀ Pre&vious")
-        self.play_button = QPushButton("▶ &Play")
-        self.pause_button = QPushButton("⏸ P&ause")
-        self.stop_button = QPushButton("■ &Stop")
-        self.next_button = QPushButton("&Next ▶")
+        self.previous_button = QPushButton("Pre&vious")
+        self.play_button = QPushButton("&Play")
+        self.pause_button = QPushButton("P&ause")
+        self.stop_button = QPushButton("&Stop")
+        self.next_button = QPushButton("&Next")
+        # The style's media icons rather than glyphs such as "⏸", which bare Linux desktops have no font for.
+        for button, icon in ((self.previous_button, QStyle.StandardPixmap.SP_MediaSkipBackward),
+                             (self.play_button, QStyle.StandardPixmap.SP_MediaPlay),
+                             (self.pause_button, QStyle.StandardPixmap.SP_MediaPause),
+                             (self.stop_button, QStyle.StandardPixmap.SP_MediaStop),
+                             (self.next_button, QStyle.StandardPixmap.SP_MediaSkipForward)):
+            button.setIcon(self.style().standardIcon(icon))
         self.save_button = QPushButton("Sa&ve audio…")
         names = {self.open_button: "Open file", self.previous_button: "Previous sentence",
                  self.play_button: "Play", self.pause_button: "Pause or resume", self.stop_button: "Stop",

@@ -24,6 +24,7 @@ from desktop_app.core.settings import Settings, all_keys
 from desktop_app.qt.settings_model import SettingsModel
 from desktop_app.storage.settings_store import SettingsStore
 from desktop_app.ui.dictate_page import DictatePage
+from desktop_app.ui.floating_controls import FloatingControls
 from desktop_app.ui.history_page import HistoryPage, HistoryRow
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.read_page import ReadPage
@@ -224,3 +225,18 @@ def test_read_page_highlights_a_sentence(qtbot: QtBot) -> None:
     selections = page.text.extraSelections()
     assert len(selections) == 1
     assert selections[0].cursor.selectedText() == "Two."
+
+
+def test_reading_controls_draw_icons_and_never_take_the_focus(qtbot: QtBot) -> None:
+    controls = FloatingControls()
+    qtbot.addWidget(controls)
+    buttons = (controls.pause_button, controls.stop_button, controls.next_button)
+    assert all(not button.icon().isNull() and button.accessibleName() for button in buttons)
+    assert controls.windowFlags() & Qt.WindowType.WindowDoesNotAcceptFocus
+    assert all(button.focusPolicy() == Qt.FocusPolicy.NoFocus for button in buttons)
+    pausing = controls.pause_button.icon().cacheKey()
+    controls.set_paused(True)
+    assert controls.pause_button.icon().cacheKey() != pausing
+    assert controls.pause_button.toolTip() == "Resume reading"
+    with qtbot.waitSignal(controls.stop_clicked, timeout=2000):
+        controls.stop_button.click()
