@@ -11,25 +11,17 @@ import pytest
 
 from tests.fakeopenai import FakeOpenAI
 from tests.fakeopenai.asr import decode_upload, resample
+from tests.support.fake_server import clean_server, module_server
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI(preload=True) as srv:
-        yield srv
+    yield from module_server(preload=True)
 
 
 @pytest.fixture
 def srv(server: FakeOpenAI) -> Iterator[FakeOpenAI]:
-    """The module's server with no queued faults, no recorded requests and the default keys and models."""
-    server.clear_faults()
-    server.clear_requests()
-    yield server
-    server.clear_faults()
-    server.valid_keys = [server.api_key]
-    from tests.fakeopenai import DEFAULT_MODELS
-
-    server.models = DEFAULT_MODELS
+    yield from clean_server(server)
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ import pytest
 import soundfile as sf
 
 from desktop_app.core.models import ApiConfig, EncodedAudio
-from tests.fakeopenai import DEFAULT_MODELS, FakeOpenAI
+from tests.fakeopenai import FakeOpenAI
+from tests.support.fake_server import api_config, clean_server, module_server
 
 JFK_WORDS = ["ask", "not", "what", "your", "country", "can", "do", "for", "you"]
 
@@ -23,24 +24,17 @@ def word_recall(expected: list[str], text: str) -> float:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI(preload=True) as srv:
-        yield srv
+    yield from module_server(preload=True)
 
 
 @pytest.fixture
 def srv(server: FakeOpenAI) -> Iterator[FakeOpenAI]:
-    """The module's server with no queued faults or recorded requests, and default keys and models."""
-    server.clear_faults()
-    server.clear_requests()
-    yield server
-    server.clear_faults()
-    server.valid_keys = [server.api_key]
-    server.models = DEFAULT_MODELS
+    yield from clean_server(server)
 
 
 @pytest.fixture
 def config(srv: FakeOpenAI) -> ApiConfig:
-    return ApiConfig(srv.base_url, api_key=srv.api_key, timeout_s=30.0)
+    return api_config(srv)
 
 
 @pytest.fixture(scope="session")

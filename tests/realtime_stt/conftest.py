@@ -12,7 +12,8 @@ import pytest
 
 from desktop_app.audio.encode import decode_file
 from desktop_app.core.models import ApiConfig, TranscriptDelta
-from tests.fakeopenai import DEFAULT_MODELS, FakeOpenAI
+from tests.fakeopenai import FakeOpenAI
+from tests.support.fake_server import api_config, clean_server, module_server
 
 JFK_WORDS = ["ask", "not", "what", "your", "country", "can", "do", "for", "you"]
 BYTES_PER_S = 48_000  # 24 kHz s16le mono
@@ -60,23 +61,17 @@ class Recorder:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI(preload=True) as srv:
-        yield srv
+    yield from module_server(preload=True)
 
 
 @pytest.fixture
 def srv(server: FakeOpenAI) -> Iterator[FakeOpenAI]:
-    server.clear_faults()
-    server.clear_requests()
-    yield server
-    server.clear_faults()
-    server.valid_keys = [server.api_key]
-    server.models = DEFAULT_MODELS
+    yield from clean_server(server)
 
 
 @pytest.fixture
 def config(srv: FakeOpenAI) -> ApiConfig:
-    return ApiConfig(srv.base_url, api_key=srv.api_key, timeout_s=30.0)
+    return api_config(srv)
 
 
 @pytest.fixture(scope="session")

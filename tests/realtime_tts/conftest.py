@@ -12,30 +12,25 @@ import pytest
 
 from desktop_app.core.models import ApiConfig, SpeechOptions
 from desktop_app.providers.openai_realtime_tts import OpenAIRealtimeSpeech
-from tests.fakeopenai import DEFAULT_MODELS, FakeOpenAI
+from tests.fakeopenai import FakeOpenAI
+from tests.support.fake_server import api_config, clean_server, module_server
 
 OPTIONS = SpeechOptions(model="gpt-4o-mini-tts", voice="marin")
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as srv:
-        yield srv
+    yield from module_server(preload=False)
 
 
 @pytest.fixture
 def srv(server: FakeOpenAI) -> Iterator[FakeOpenAI]:
-    server.clear_faults()
-    server.clear_requests()
-    yield server
-    server.clear_faults()
-    server.valid_keys = [server.api_key]
-    server.models = DEFAULT_MODELS
+    yield from clean_server(server)
 
 
 @pytest.fixture
 def config(srv: FakeOpenAI) -> ApiConfig:
-    return ApiConfig(srv.base_url, api_key=srv.api_key, timeout_s=30.0)
+    return api_config(srv)
 
 
 @dataclass
