@@ -102,7 +102,7 @@ def streaming_factory(credentials: Credentials, settings: Callable[[], Settings]
         config = credentials.api_config(current)
         if not config.api_key:
             return None
-        return OpenAIRealtimeTranscriber(config, noise_reduction=current.dictation.noise_reduction)
+        return OpenAIRealtimeTranscriber.from_settings(config, current.dictation)
 
     return make
 

@@ -57,7 +57,7 @@ def transcribe_file_realtime(args: argparse.Namespace, settings: Settings, crede
             raise NoApiKey("No API key is set, and the realtime transport needs one.",
                            hint="Set one with `sayso key set`, or export OPENAI_API_KEY.")
         pcm = decode_file(args.file)
-        transcriber = OpenAIRealtimeTranscriber(config, noise_reduction=settings.dictation.noise_reduction)
+        transcriber = OpenAIRealtimeTranscriber.from_settings(config, settings.dictation)
         session = transcriber.open(options, lambda _delta: None, on_completed, cancel, server_vad=True)
         try:
             _pump(session.append, pcm.data, cancel, paced=not getattr(args, "fast", False))

@@ -53,6 +53,9 @@ class DictationSettings:
     keywords: str = field(default="", metadata=_meta("Comma-separated words to spell correctly."))
     noise_reduction: str = field(default="near_field", metadata=_meta(
         "Realtime noise reduction.", choices=("near_field", "far_field", "off")))
+    realtime_delay: str = field(default="auto", metadata=_meta(
+        "gpt-realtime-whisper only: wait longer for more accurate text (auto: the server's default).",
+        choices=("auto", "minimal", "low", "medium", "high", "xhigh")))
     local_model: str = field(default="tiny.en", metadata=_meta(
         "Local model name to download (tiny.en, base, …) or the path of a model folder."))
     min_press_ms: int = field(default=250, metadata=_meta(

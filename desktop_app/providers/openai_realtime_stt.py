@@ -25,6 +25,7 @@ from typing import Any
 from desktop_app.core import errors as e
 from desktop_app.core.cancel import CancelToken
 from desktop_app.core.models import SAMPLE_RATE, SAMPLE_WIDTH, ApiConfig, TranscriptDelta, TranscriptionOptions
+from desktop_app.core.settings import DictationSettings
 from desktop_app.providers.realtime_ws import (
     CLOSE_ABNORMAL,
     CLOSE_GOING_AWAY,
@@ -122,6 +123,12 @@ class OpenAIRealtimeTranscriber:
         self._delay = delay
         self._vad_silence_ms = vad_silence_ms
         self._connector = connector or connect_realtime
+
+    @classmethod
+    def from_settings(cls, config: ApiConfig, dictation: DictationSettings) -> OpenAIRealtimeTranscriber:
+        """The transcriber the user's dictation settings ask for (one place for the app and the CLI)."""
+        delay = "" if dictation.realtime_delay == "auto" else dictation.realtime_delay
+        return cls(config, noise_reduction=dictation.noise_reduction, delay=delay)
 
     def open(self, options: TranscriptionOptions, on_delta: DeltaCallback, on_completed: DeltaCallback,
              cancel: CancelToken, server_vad: bool = False) -> RealtimeTranscriptionSession:

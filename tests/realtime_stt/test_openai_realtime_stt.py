@@ -13,6 +13,7 @@ import pytest
 from desktop_app.core import errors as e
 from desktop_app.core.cancel import CancelToken
 from desktop_app.core.models import ApiConfig, TranscriptionOptions
+from desktop_app.core.settings import DictationSettings
 from desktop_app.providers.errors import error_from_status
 from desktop_app.providers.openai_realtime_stt import (
     MAX_CHUNK_BYTES,
@@ -317,3 +318,17 @@ def test_completion_out_of_order_is_delivered_in_commit_order(recorder: Recorder
     assert [c.text for c in recorder.completed] == ["first", "second"]
     assert [d.item_id for d in recorder.deltas] == ["item_2", "item_1"]  # deltas pass through as they come
     session.close()
+
+
+def test_the_delay_setting_reaches_a_streaming_whisper_session(srv: FakeOpenAI, config: ApiConfig,
+                                                                recorder: Recorder) -> None:
+    sent: list[dict[str, Any]] = []
+    for dictation in (DictationSettings(realtime_delay="high"), DictationSettings()):
+        transcriber = OpenAIRealtimeTranscriber.from_settings(config, dictation)
+        session = transcriber.open(TranscriptionOptions(model="gpt-realtime-whisper"), recorder.on_delta,
+                                   recorder.on_completed, CancelToken())
+        [request] = wait_for(lambda: [r for r in realtime_requests(srv) if r.events], 20, "the session.update")
+        session.close()
+        srv.clear_requests()
+        sent.append(request.events[0]["session"]["audio"]["input"]["transcription"])
+    assert sent == [{"model": "gpt-realtime-whisper", "delay": "high"}, {"model": "gpt-realtime-whisper"}]
