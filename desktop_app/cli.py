@@ -14,6 +14,15 @@ from desktop_app import APP_NAME, __version__
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_NOT_RUNNING = 0, 1, 2, 3
 
+# `sayso read --ACTION`: transport controls for desktop shortcuts (Wayland has no global hotkeys) and scripts.
+READ_CONTROLS = {
+    "pause": "pause the reading, or resume it when paused",
+    "resume": "resume a paused reading (or continue after an error from where it stopped)",
+    "stop": "stop reading",
+    "next": "skip to the next sentence",
+    "previous": "go back to the previous sentence",
+}
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -29,10 +38,15 @@ def build_parser() -> argparse.ArgumentParser:
     dictate = sub.add_parser("dictate", help="control dictation in the running Sayso")
     dictate.add_argument("action", choices=("start", "stop", "toggle", "cancel"))
 
-    read = sub.add_parser("read", help="read text aloud in the running Sayso")
+    read = sub.add_parser(
+        "read", help="read text aloud in the running Sayso, or control the reading",
+        description="Read the selection (default), the clipboard or TEXT (- = standard input) aloud; or, with "
+                    "one of the control options, pause/resume, stop or skip the reading in progress.")
     source = read.add_mutually_exclusive_group()
     source.add_argument("--selection", action="store_true", help="read the selected text (default)")
     source.add_argument("--clipboard", action="store_true", help="read the clipboard")
+    for action, help_text in READ_CONTROLS.items():
+        source.add_argument(f"--{action}", dest="control", action="store_const", const=action, help=help_text)
     read.add_argument("text", nargs="*", help="text to read")
 
     sub.add_parser("stop", help="stop reading or recording in the running Sayso")
@@ -163,6 +177,11 @@ def _dictate(args: argparse.Namespace) -> int:
 
 
 def _read(args: argparse.Namespace) -> int:
+    if args.control:
+        if args.text:
+            _err(f"`sayso read --{args.control}` takes no text.")
+            return EXIT_USAGE
+        return _remote(args, "read", {"action": args.control})[0]
     text = " ".join(args.text)
     if text == "-":
         text = sys.stdin.read()

@@ -189,10 +189,19 @@ def wire(ctx: AppContext) -> None:
         if ctx.controller.state == AppState.SPEAKING or paused:
             ctx.controller.set_state(AppState.SPEAKING, "Paused" if paused else "Reading aloud")
 
+    # What the page showed for the controller's text. The editor does not give it back verbatim (it turns
+    # \r\n and no-break spaces into \n and spaces, and shows only a preview of a huge text), so Play on
+    # unchanged text maps back to the original: after an error Play then resumes where it stopped.
+    shown: list[str | None] = [None]
+
     def on_text(text: str, source: str) -> None:
         if source != "text" or text != page.text.toPlainText():
             page.show_text(text)
+        shown[0] = page.text.toPlainText()
         page.set_status("Reading aloud…")
+
+    def on_play(text: str) -> None:
+        controller.play(controller.text if controller.text and text == shown[0] else text)
 
     controller.speaking_changed.connect(on_speaking)
     controller.paused_changed.connect(on_paused)
@@ -209,7 +218,7 @@ def wire(ctx: AppContext) -> None:
 
     controller.save_finished.connect(on_saved)
 
-    page.play_clicked.connect(controller.play)
+    page.play_clicked.connect(on_play)
     page.pause_clicked.connect(controller.pause_toggle)
     page.stop_clicked.connect(controller.stop)
     page.next_clicked.connect(controller.next_sentence)

@@ -25,6 +25,12 @@ class ReadControl(Protocol):
     def read(self, source: str, text: str = "") -> str: ...
     def stop(self) -> str: ...
     def pause_toggle(self) -> str: ...
+    def resume(self) -> str: ...
+    def next_sentence(self) -> str: ...
+    def previous_sentence(self) -> str: ...
+
+
+READ_ACTIONS = ("pause", "resume", "stop", "next", "previous")
 
 
 class AppController(QObject):
@@ -74,6 +80,8 @@ class AppController(QObject):
         if command == "dictate":
             return self._dictate(str(args.get("action", "toggle")))
         if command == "read":
+            if "action" in args:  # a transport control (`sayso read --pause` …) rather than a new text
+                return self._read_control(str(args["action"]))
             return self._read(str(args.get("source", "selection")), str(args.get("text", "")))
         if command == "stop":
             return self.stop_all()
@@ -94,6 +102,18 @@ class AppController(QObject):
         if source not in ("selection", "clipboard", "text"):
             return Reply(False, f"Unknown read source {source!r}.")
         return Reply(True, self.reader.read(source, text))
+
+    def _read_control(self, action: str) -> Reply:
+        if self.reader is None:
+            return Reply(False, "Read aloud is not available in this session.")
+        reader = self.reader
+        actions = {"pause": reader.pause_toggle, "resume": reader.resume,
+                   "stop": lambda: reader.stop() or "Nothing is being read.",
+                   "next": reader.next_sentence, "previous": reader.previous_sentence}
+        if action not in actions:
+            return Reply(False, f"Unknown read action {action!r}: use {', '.join(READ_ACTIONS)}.")
+        # Nothing being read is no failure: a shortcut pressed at the wrong moment just says so.
+        return Reply(True, actions[action]())
 
     def shutdown(self) -> None:
         """On quit: cancel (the recording stays in history for a retry) rather than start a new upload."""

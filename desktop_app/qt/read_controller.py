@@ -28,6 +28,7 @@ from desktop_app.services.speech_engine import EngineChoice, choose_engine, spee
 
 log = logging.getLogger(__name__)
 
+NOTHING_BEING_READ = "Nothing is being read."
 NOTHING_SELECTED = ("Select some text first, then press the read hotkey again "
                     "(or turn on Settings → Read aloud → Read the clipboard when nothing is selected).")
 POSITION_INTERVAL_MS = 100
@@ -80,6 +81,8 @@ class ReadController(QObject):
         self._text = ""
         self._source = ""
         self._resume_offset = 0
+        self._interrupted = False  # the last reading ended with an error: Play/resume continues it
+        self._started_at = 0  # offset the running reading started from (kept if it fails to start)
         self._restart_at: int | None = None
         self._speaking = False
         self._paused = False
@@ -123,14 +126,27 @@ class ReadController(QObject):
             self._task.cancel()  # stops the player at once (see ReadAloudSession)
         self._voice.stop()
         self._resume_offset = 0
+        self._interrupted = False
         self._set_speaking(False)
         return "Stopped reading." if was_active else ""
 
     def pause_toggle(self) -> str:
         if not self._speaking:
-            return "Nothing is being read."
+            return NOTHING_BEING_READ
         self._set_paused(not self._paused)
         return "Paused." if self._paused else "Resumed."
+
+    def resume(self) -> str:
+        """Resume when paused; after an error, continue the same text from where it stopped."""
+        if self._speaking:
+            if not self._paused:
+                return "Already reading."
+            self._set_paused(False)
+            return "Resumed."
+        if self._interrupted and self._text:
+            self.read_text(self._text, self._source)
+            return "Continuing from where the reading stopped."
+        return NOTHING_BEING_READ
 
     # ----- page controls --------------------------------------------------------------------------------
     def play(self, text: str) -> str:
@@ -139,11 +155,11 @@ class ReadController(QObject):
             return self.pause_toggle()
         return self.read_text(text, "text")
 
-    def next_sentence(self) -> None:
-        self._skip(forward=True)
+    def next_sentence(self) -> str:
+        return self._skip(forward=True)
 
-    def previous_sentence(self) -> None:
-        self._skip(forward=False)
+    def previous_sentence(self) -> str:
+        return self._skip(forward=False)
 
     def read_selection(self) -> str:
         if self._selection_task is not None:
@@ -170,8 +186,9 @@ class ReadController(QObject):
                        else "There is no text to read.")
             self.notice.emit("Read aloud", message, "warning")
             return message
-        offset = self._resume_offset if text == self._text else 0
-        prepared = self._prepared if text == self._text else None
+        same = text == self._text
+        offset = self._resume_offset if same else 0
+        prepared = self._prepared if same else None
         self.stop()
         self._text = text
         self._source = source
@@ -221,6 +238,8 @@ class ReadController(QObject):
     # ----- the reading task ------------------------------------------------------------------------------
     def _start(self, offset: int) -> None:
         self._set_speaking(True)
+        self._interrupted = False
+        self._started_at = offset
         if self._task is not None:
             # The previous reading is still winding down (cancelled): start when its thread has ended, so
             # its last write can never land in the player after the new reading's first one.
@@ -263,6 +282,8 @@ class ReadController(QObject):
 
     @Slot(object)
     def _on_task_result(self, result: object) -> None:
+        if self._restart_at is not None:
+            return  # a reading cancelled for a skip: the next one starts at once, nothing to report or reset
         if result == "empty":
             self.notice.emit("Read aloud", "There is nothing to read in this text (no words were found).",
                              "warning")
@@ -281,6 +302,7 @@ class ReadController(QObject):
                  outcome.chunks, outcome.underruns, outcome.error.user_message if outcome.error else "-")
         if outcome.error is not None:
             self._resume_offset = outcome.resume_offset
+            self._interrupted = True
             self.notice.emit("Read aloud", _message(outcome.error) + " Press Play to continue from here.",
                              "error")
         else:
@@ -291,7 +313,10 @@ class ReadController(QObject):
 
     @Slot(object)
     def _on_task_failed(self, exc: object) -> None:
-        self.notice.emit("Read aloud", _message(exc), "error")
+        # It failed before any audio (no output device, no key, …): Play retries from where it began.
+        self._resume_offset = self._started_at
+        self._interrupted = True
+        self.notice.emit("Read aloud", _message(exc) + " Press Play to continue from here.", "error")
         self._set_speaking(False)
 
     def _on_task_finished(self, task: Task) -> None:
@@ -348,26 +373,28 @@ class ReadController(QObject):
             self._speaking = speaking
             self.speaking_changed.emit(speaking)
 
-    def _skip(self, forward: bool) -> None:
+    def _skip(self, forward: bool) -> str:
         prepared = self._prepared
-        if not self._speaking or prepared is None:
-            return
-        current = self._current_sentence()
-        if current is None:
-            return
+        if not self._speaking:
+            return NOTHING_BEING_READ
+        current = self._current_sentence() if prepared is not None else None
+        if prepared is None or current is None:
+            return "The reading has not started yet; try again in a moment."
         start, end = current
         target = prepared.next_sentence_start(end) if forward else prepared.previous_sentence_start(start)
         if target is None:  # past the last sentence: that is the end
             self.stop()
-            return
+            return "That was the last sentence; stopped reading."
         if self._paused:
             self._set_paused(False)
+        done = "Skipped to the next sentence." if forward else "Back to the previous sentence."
         if self._voice.speaking:
             self._voice.speak(prepared.iter_sentences(target))
-            return
+            return done
         if self._task is not None:
             self._task.cancel()
         self._start(target)
+        return done
 
     def _current_sentence(self) -> tuple[int, int] | None:
         if self._voice.speaking and self._voice.current is not None:
