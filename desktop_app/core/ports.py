@@ -137,10 +137,27 @@ class InsertResult:
     message: str = ""
 
 
+class TypingSession(Protocol):
+    """Typing into one window while a transcript streams in (``insert.method = "type"``).
+
+    Every call answers whether keys went to the target. Without ``refocus`` nothing is sent while another
+    window has the focus (the user moved on: keys must not land there); with it the target is given the
+    focus back first, as ``insert`` does. ``erase`` sends BackSpace ``count`` times: one per character
+    (code point) that this session typed — the caller never erases more than that."""
+
+    def type(self, text: str, *, refocus: bool = False) -> bool: ...
+    def erase(self, count: int, *, refocus: bool = False) -> bool: ...
+    def close(self) -> None: ...
+
+
 class TextInserter(Protocol):
     def backend_name(self) -> str: ...
     def focused_target(self) -> FocusTarget: ...
     def insert(self, text: str, target: FocusTarget, method: str) -> InsertResult: ...
+    def start_typing(self, target: FocusTarget) -> TypingSession | None:
+        """A session for typing live into ``target``; None where this platform cannot (then the final
+        text goes in with one ``insert``)."""
+        ...
 
 
 class SelectionReader(Protocol):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from desktop_app.core.errors import PlatformUnsupported
-from desktop_app.core.ports import FocusTarget, HotkeyBinding, InsertResult
+from desktop_app.core.ports import FocusTarget, HotkeyBinding, InsertResult, TypingSession
 
 TOGGLE_COMMAND = "sayso dictate toggle"
 WAYLAND_HOTKEY_HINT = (f"Bind `{TOGGLE_COMMAND}` in your desktop's keyboard shortcut settings "
@@ -50,6 +50,9 @@ class NullTextInserter:
 
     def insert(self, text: str, target: FocusTarget, method: str) -> InsertResult:
         raise PlatformUnsupported(self.reason, hint=self.hint)
+
+    def start_typing(self, target: FocusTarget) -> TypingSession | None:
+        return None
 
 
 class NullSelectionReader:

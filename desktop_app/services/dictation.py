@@ -40,6 +40,7 @@ from desktop_app.core.models import (
 from desktop_app.core.ports import AudioSource, FocusTarget, InsertResult, TextInserter, Transcriber
 from desktop_app.core.settings import Settings
 from desktop_app.core.transcript_text import clean_transcript, join_transcripts, keywords_from_setting
+from desktop_app.services.live_typing import LiveTyper
 from desktop_app.services.realtime_dictation import LiveFeed, RealtimeDictation
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ MULTIPART_MARGIN = 64 * 1024  # form fields and boundaries around the file
 # The shortest documented per-request duration cap (gpt-4o-transcribe-diarize: 1400 s); others are longer.
 MAX_DURATION_S = 1400.0
 COPIED_NOTICE = "Copied — press Ctrl+V to paste."
+TYPED_STAYS_ON_CANCEL = "Dictation cancelled. The words typed so far stay where they are."
 
 
 class AudioTools(Protocol):
@@ -271,6 +273,16 @@ class DictationService:
             self._listener.on_notice("History", f"The recording could not be saved ({exc}).", "warning")
         self._listener.on_history_changed()
         timings["saved_ms"] = _ms(self._clock() - t0)
+        typer = self._live_typer(rec, job)
+        try:
+            return self._transcribe_and_insert(rec, job, entry_id, pcm, encoded, timings, typer)
+        finally:
+            if typer is not None:
+                typer.close()
+
+    def _transcribe_and_insert(self, rec: Recording, job: _Job, entry_id: int, pcm: PcmAudio,
+                               encoded: EncodedAudio, timings: dict[str, Any], typer: LiveTyper | None
+                               ) -> Outcome:
         try:
             job.token.raise_if_cancelled()
             live = rec.live.result(job.token, rec.pcm.duration_s, timings) if rec.live is not None else None
@@ -278,40 +290,52 @@ class DictationService:
                 timings["release_to_final_text_ms"] = _ms(self._clock() - rec.released_at)
                 transcript = live.text
             else:
-                transcript = self._transcribe(pcm, encoded, rec.options, job, timings, rec.released_at)
+                transcript = self._transcribe(pcm, encoded, rec.options, job, timings, rec.released_at, typer)
             text = clean_transcript(transcript, replacements=rec.replacements)
             self._drop_if_stale(job)
         except Cancelled:
             self._history.update(entry_id, status=status.CANCELLED, timings=timings)
             self._listener.on_history_changed()
+            if typer is not None and typer.touched_target:
+                self._listener.on_notice("Dictation", TYPED_STAYS_ON_CANCEL, "info")
             return Outcome(entry_id, message="Cancelled.")
         except SaysoError as exc:
             message = exc.full_message()
             log.warning("Dictation %d failed: %s", entry_id, message)
             self._history.update(entry_id, status=status.FAILED, error=message, timings=timings)
             self._listener.on_history_changed()
+            typed_note = " The words typed so far stay." if typer is not None and typer.touched_target else ""
             self._listener.on_notice("Transcription failed",
-                                     f"{message} The recording is kept: retry it from History.", "error")
+                                     f"{message}{typed_note} The recording is kept: retry it from History.",
+                                     "error")
             return Outcome(entry_id, message=message)
+        result: InsertResult | None = None
+        if typer is not None and typer.touched_target:  # the words are in already: make them exactly ``text``
+            assert typer.first_keys_at is not None
+            timings["release_to_first_typed_ms"] = _ms(typer.first_keys_at - rec.released_at)
+            result = self._finish_typing(typer, text, rec.target)  # "" erases what was typed
+            timings["release_to_insert_ms"] = _ms(self._clock() - rec.released_at)
         if not text:
             self._history.update(entry_id, status=status.DONE, text="", timings=timings)
             self._listener.on_history_changed()
             self._listener.on_notice("Dictation", f"{NoSpeech().user_message} Nothing was inserted.", "info")
             return Outcome(entry_id, message=NoSpeech().user_message)
         self._listener.on_partial(text)
-        if rec.live is not None and rec.live.inserted_any:  # toggle mode: inserted utterance by utterance
-            result = InsertResult(delivered=True, left_on_clipboard=False)
-        else:
-            result = self._insert(text, rec.target, rec.insert_method)
-        timings["release_to_insert_ms"] = _ms(self._clock() - rec.released_at)
+        if result is None:
+            if rec.live is not None and rec.live.inserted_any:  # toggle mode: inserted utterance by utterance
+                result = InsertResult(delivered=True, left_on_clipboard=False)
+            else:
+                result = self._insert(text, rec.target, rec.insert_method)
+            timings["release_to_insert_ms"] = _ms(self._clock() - rec.released_at)
         self._history.update(entry_id, status=status.DONE, text=text, timings=timings)
         self._listener.on_history_changed()
         self._after_success()
         return Outcome(entry_id, text=text, inserted=result.delivered, message=result.message)
 
     def _transcribe(self, pcm: PcmAudio, encoded: EncodedAudio, options: TranscriptionOptions, job: _Job,
-                    timings: dict[str, Any], released_at: float) -> str:
-        """Upload in one piece, or split on silence when too big or too long; parts go in order."""
+                    timings: dict[str, Any], released_at: float, typer: LiveTyper | None = None) -> str:
+        """Upload in one piece, or split on silence when too big or too long; parts go in order. With a
+        ``typer`` the live text is typed into the target as it streams in."""
         parts = plan_parts(self._tools, self.limits, lambda: pcm if pcm.data else self._tools.decode(encoded),
                            encoded)
         timings["parts"] = len(parts)
@@ -330,11 +354,17 @@ class DictationService:
             if not first:
                 first.append(self._clock())
             live.append(text)
-            self._listener.on_partial(join_transcripts([*done, "".join(live)]))
+            shown = join_transcripts([*done, "".join(live)])
+            self._listener.on_partial(shown)
+            if typer is not None:
+                typer.show(shown)
 
         def on_part_done(_index: int, text: str) -> None:
             done.append(text)
-            self._listener.on_partial(join_transcripts(done))
+            shown = join_transcripts(done)
+            self._listener.on_partial(shown)
+            if typer is not None:
+                typer.show(shown)
 
         try:
             transcribe_parts(transcriber, parts, options, job.token, on_part=on_part, on_delta=on_delta,
@@ -363,11 +393,40 @@ class DictationService:
             self._listener.on_notice("Dictation", message, "info" if method == "clipboard" else "warning")
         return result
 
-    def _drop_if_stale(self, job: _Job) -> None:
-        """A result that arrives after its dictation was cancelled must not be inserted."""
+    def _live_typer(self, rec: Recording, job: _Job) -> LiveTyper | None:
+        """"type" over REST: type the words as they stream in. The Realtime transport keeps its one insert
+        at the end (push-to-talk: keys typed while the hotkey is held would combine with its modifiers)
+        or its inserts per utterance (toggle)."""
+        if rec.insert_method != "type" or rec.live is not None:
+            return None
+        return LiveTyper(lambda: self._inserter.start_typing(rec.target), stopped=lambda: self._stale(job),
+                         replacements=rec.replacements, clock=self._clock)
+
+    def _finish_typing(self, typer: LiveTyper, text: str, target: FocusTarget) -> InsertResult:
+        if typer.finish(text):
+            return InsertResult(delivered=True, left_on_clipboard=False)
+        if not text or typer.stopped:
+            return InsertResult(delivered=False, left_on_clipboard=False)
+        # The window closed or would not take the focus back: what was typed there cannot be corrected.
+        try:
+            self._inserter.insert(text, target, "clipboard")
+        except SaysoError as exc:
+            self._listener.on_notice("Insert", f"{exc.full_message()} The text is in History.", "warning")
+            return InsertResult(delivered=False, left_on_clipboard=False, message=exc.full_message())
+        where = target.app_name or "the window you dictated into"
+        message = (f"Typing into {where} could not be finished (it was closed or would not take the focus). "
+                   f"The whole text is copied — press Ctrl+V to paste.")
+        self._listener.on_notice("Dictation", message, "warning")
+        return InsertResult(delivered=False, left_on_clipboard=True, message=message)
+
+    def _stale(self, job: _Job) -> bool:
         with self._lock:
             stale = job.generation < self._dropped_below
-        if stale or job.token.cancelled:
+        return stale or job.token.cancelled
+
+    def _drop_if_stale(self, job: _Job) -> None:
+        """A result that arrives after its dictation was cancelled must not be inserted."""
+        if self._stale(job):
             raise Cancelled()
 
     def _after_success(self) -> None:

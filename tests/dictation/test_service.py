@@ -84,9 +84,55 @@ class FakeMic:
 
 
 @dataclass
+class FakeTypingSession:
+    """The target's text field as keys see it. ``text`` starts with the user's own text; erasing more
+    than Sayso typed fails the test. ``focused``/``window_open`` play the user switching or closing."""
+
+    text: str = ""
+    own: int = 0  # characters at the end of ``text`` that Sayso typed
+    focused: bool = True
+    window_open: bool = True
+    ops: list[tuple[str, str | int, bool]] = field(default_factory=list)  # (kind, text|count, refocus)
+    after_op: Callable[[FakeTypingSession], None] | None = None
+    closed: bool = False
+
+    def type(self, text: str, *, refocus: bool = False) -> bool:
+        if not self._reachable(refocus):
+            return False
+        self.text += text
+        self.own += len(text)
+        self._done(("type", text, refocus))
+        return True
+
+    def erase(self, count: int, *, refocus: bool = False) -> bool:
+        assert 0 < count <= self.own, f"erasing {count} characters, but Sayso typed only {self.own}"
+        if not self._reachable(refocus):
+            return False
+        self.text = self.text[:-count]
+        self.own -= count
+        self._done(("erase", count, refocus))
+        return True
+
+    def close(self) -> None:
+        self.closed = True
+
+    def _reachable(self, refocus: bool) -> bool:
+        if refocus and self.window_open:
+            self.focused = True
+        return self.window_open and self.focused
+
+    def _done(self, op: tuple[str, str | int, bool]) -> None:
+        self.ops.append(op)
+        if self.after_op is not None:
+            self.after_op(self)
+
+
+@dataclass
 class FakeInserter:
     delivered: bool = True
     inserted: list[tuple[str, FocusTarget, str]] = field(default_factory=list)
+    session: FakeTypingSession | None = None  # what start_typing hands out (None: no live typing here)
+    typing_started: list[FocusTarget] = field(default_factory=list)
 
     def backend_name(self) -> str:
         return "fake"
@@ -97,6 +143,10 @@ class FakeInserter:
     def insert(self, text: str, target: FocusTarget, method: str) -> InsertResult:
         self.inserted.append((text, target, method))
         return InsertResult(delivered=self.delivered, left_on_clipboard=not self.delivered)
+
+    def start_typing(self, target: FocusTarget) -> FakeTypingSession | None:
+        self.typing_started.append(target)
+        return self.session
 
 
 @dataclass
@@ -164,6 +214,7 @@ def test_a_dictation_lands_in_the_window_that_had_focus_and_is_kept_in_history(
     assert outcome.inserted and word_recall(JFK_TRANSCRIPT, outcome.text) >= 0.8
     [(text, target, method)] = rig.inserter.inserted
     assert (text, target, method) == (outcome.text, TARGET, "paste")
+    assert rig.inserter.typing_started == []  # paste: one insert of the final text, nothing typed live
     assert len(rig.listener.partials) > 2  # live preview from the streamed deltas
     assert outcome.entry_id is not None
     entry = rig.history.get(outcome.entry_id)

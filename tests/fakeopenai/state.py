@@ -38,6 +38,9 @@ FAULT_KINDS: dict[str, str] = {
     "incomplete": "realtime speech: stop halfway, response.done status incomplete / max_output_tokens",
     "failed": "realtime speech: response.done status failed with status_details.error, no output",
     "insufficient_quota": "HTTP: 429 insufficient_quota without Retry-After",
+    "done_text": "transcriptions (streamed): transcript.text.done carries `text`, not the words the deltas had",
+    "slow_stream": "transcriptions (streamed): `delta_gap_s` (default 0.2) between deltas, `done_delay_s` "
+    "(default 0) before transcript.text.done",
 }
 
 

@@ -417,8 +417,12 @@ async def stream_transcript(
             if logprobs is not None:
                 event["logprobs"] = [logprobs[index]]
             await sse.event(event)
-            await asyncio.sleep(0.005)  # spread the deltas so a client really sees a stream
-    done: dict[str, Any] = {"type": "transcript.text.done", "text": transcript.text}
+            # Spread the deltas so a client really sees a stream (slow_stream: a slow server).
+            await asyncio.sleep(float(fault.get("delta_gap_s", 0.2)) if fault.has("slow_stream") else 0.005)
+    if fault.has("slow_stream"):
+        await asyncio.sleep(float(fault.get("done_delay_s", 0.0)))
+    final_text = str(fault.get("text", "")) if fault.has("done_text") else transcript.text
+    done: dict[str, Any] = {"type": "transcript.text.done", "text": final_text}
     if logprobs is not None:
         done["logprobs"] = logprobs
     if model == "gpt-transcribe":

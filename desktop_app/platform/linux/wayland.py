@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from desktop_app.core.errors import PlatformUnsupported
-from desktop_app.core.ports import FocusTarget, InsertResult
+from desktop_app.core.ports import FocusTarget, InsertResult, TypingSession
 
 log = logging.getLogger(__name__)
 Runner = Callable[[Sequence[str], bytes | None], "subprocess.CompletedProcess[bytes]"]
@@ -90,6 +90,11 @@ class WaylandTextInserter:
         if method == "clipboard":
             message = "Copied to the clipboard — press Ctrl+V to paste."
         return InsertResult(delivered=False, left_on_clipboard=True, message=message)
+
+    def start_typing(self, target: FocusTarget) -> TypingSession | None:
+        """No live typing: a wtype/ydotool process per delta (and per BackSpace burst) would lag behind the
+        stream and cannot check where the focus is; the final text is typed in one go instead."""
+        return None
 
     def _type(self, text: str) -> bool:
         tools = self._tools

@@ -117,6 +117,9 @@ class X11TextInserter:
                 return InsertResult(delivered=True, left_on_clipboard=False)
             return self._paste(text, target)
 
+    def start_typing(self, target: FocusTarget) -> X11TypingSession:
+        return X11TypingSession(self, target)
+
     def type_text(self, text: str) -> None:
         """Type a streamed delta into the focused window (the caller activated the target once)."""
         with self._lock:
@@ -150,6 +153,50 @@ class X11TextInserter:
         else:
             self._owner.offer("CLIPBOARD", saved.formats)
         return InsertResult(delivered=True, left_on_clipboard=False)
+
+
+class X11TypingSession:
+    """Live typing into one window (TypingSession). Focus is checked before every burst of keys, so a
+    window the user switched to never receives them; ``refocus`` activates the target first."""
+
+    def __init__(self, inserter: X11TextInserter, target: FocusTarget) -> None:
+        self._inserter = inserter
+        self._target = target
+        self._display: Any | None = None  # own connection for the focus checks (opened on first use)
+
+    def type(self, text: str, *, refocus: bool = False) -> bool:
+        with self._inserter._lock:
+            if not self._target_has_focus(refocus):
+                return False
+            self._inserter._keyboard.type_text(text)
+            return True
+
+    def erase(self, count: int, *, refocus: bool = False) -> bool:
+        if count <= 0:
+            return True
+        with self._inserter._lock:
+            if not self._target_has_focus(refocus):
+                return False
+            self._inserter._keyboard.press_key("BackSpace", count)
+            return True
+
+    def close(self) -> None:
+        if self._display is not None:
+            self._display.close()
+            self._display = None
+
+    def _target_has_focus(self, refocus: bool) -> bool:
+        if not self._target.window_id:
+            return True  # nothing remembered: type into whatever has focus (as ``insert`` does)
+        if refocus:
+            return self._inserter.activate(self._target)
+        if self._display is None:
+            self._display = open_display(self._inserter._display_name)
+        try:
+            return _focused_client_id(self._display) == self._target.window_id
+        except error.XError as exc:  # e.g. the target closed between two deltas
+            log.info("Focus check failed: %s", exc)
+            return False
 
 
 # --- window helpers --------------------------------------------------------------------------------------

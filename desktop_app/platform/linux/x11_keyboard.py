@@ -79,6 +79,15 @@ class XTestKeyboard:
                 self._tap(keycode, shift)
             self._d.sync()
 
+    def press_key(self, key_name: str, count: int = 1) -> None:
+        """Tap one key ``count`` times, e.g. ("BackSpace", 3) to take back three typed characters."""
+        with self._lock:
+            self._release_held_modifiers()
+            keycode = self._keycode_of(XK.string_to_keysym(key_name))
+            for _ in range(count):
+                self._tap(keycode, False)
+            self._d.sync()
+
     def _tap(self, keycode: int, shift: bool) -> None:
         shift_code = self._keycode_of(SHIFT_KEYSYM) if shift else 0
         if shift_code:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from desktop_app.core.errors import PlatformUnsupported
-from desktop_app.core.ports import FocusTarget, InsertResult
+from desktop_app.core.ports import FocusTarget, InsertResult, TypingSession
 from desktop_app.platform.clipboard_copy_selection import PollingChangeWatch, copy_selection
 from desktop_app.platform.macos.hotkeys import FLAG_COMMAND
 from desktop_app.platform.macos.quartz import ACCESSIBILITY_HINT, quartz
@@ -21,6 +21,7 @@ from desktop_app.platform.macos.quartz import ACCESSIBILITY_HINT, quartz
 HID_EVENT_TAP = 0
 UNITS_PER_EVENT = 20  # CGEventKeyboardSetUnicodeString ignores text beyond ~20 UTF-16 units per event
 KEYCODE_C = 0x08
+KEYCODE_DELETE = 0x33  # kVK_Delete: the BackSpace key
 
 
 def utf16_chunks(text: str, size: int = UNITS_PER_EVENT) -> list[list[int]]:
@@ -76,6 +77,12 @@ class MacTextInserter:
         self.type_text(text)
         return InsertResult(delivered=True, left_on_clipboard=False)
 
+    def start_typing(self, target: FocusTarget) -> TypingSession | None:
+        """Live typing needs the Accessibility permission; without it the final insert copies and explains."""
+        if not (self._trusted() if self._trusted else bool(self.cg.AXIsProcessTrusted())):
+            return None
+        return MacTypingSession(self)
+
     def type_text(self, text: str) -> None:
         for units in utf16_chunks(text):
             buffer = (ctypes.c_uint16 * len(units))(*units)
@@ -84,6 +91,10 @@ class MacTextInserter:
                 self.cg.CGEventKeyboardSetUnicodeString(event, len(units), buffer)
                 self.cg.CGEventPost(HID_EVENT_TAP, event)
                 self.cg.CFRelease(event)
+
+    def press_key(self, keycode: int, count: int = 1) -> None:
+        for _ in range(count):
+            self.send_shortcut(keycode, 0)
 
     def send_shortcut(self, keycode: int, flags: int) -> None:
         for key_down in (True, False):
@@ -97,6 +108,25 @@ class MacTextInserter:
 
     def clipboard_text(self) -> str | None:
         return self._run(["pbpaste"], None).decode("utf-8", errors="replace")
+
+
+class MacTypingSession:
+    """Live typing (TypingSession) into the frontmost app: Sayso never takes the focus on macOS and cannot
+    tell which window had it (``focused_target`` is empty), so keys go wherever the user is typing."""
+
+    def __init__(self, inserter: MacTextInserter) -> None:
+        self._ins = inserter
+
+    def type(self, text: str, *, refocus: bool = False) -> bool:
+        self._ins.type_text(text)
+        return True
+
+    def erase(self, count: int, *, refocus: bool = False) -> bool:
+        self._ins.press_key(KEYCODE_DELETE, max(count, 0))
+        return True
+
+    def close(self) -> None:
+        return None
 
 
 class _MacCopyClipboard:

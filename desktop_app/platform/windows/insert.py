@@ -14,14 +14,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from desktop_app.core.errors import PlatformUnsupported
-from desktop_app.core.ports import FocusTarget, InsertResult
+from desktop_app.core.ports import FocusTarget, InsertResult, TypingSession
 from desktop_app.platform.clipboard_copy_selection import PollingChangeWatch, copy_selection
 
 # Exact Win32 widths (ctypes.wintypes uses C long, which is 8 bytes on Linux and would skew the layout).
 WORD, DWORD, LONG, ULONG_PTR = ctypes.c_uint16, ctypes.c_uint32, ctypes.c_int32, ctypes.c_size_t
 INPUT_KEYBOARD = 1
 KEYEVENTF_KEYUP, KEYEVENTF_UNICODE = 0x0002, 0x0004
-VK_CONTROL, VK_SHIFT, VK_RETURN = 0x11, 0x10, 0x0D
+VK_BACK, VK_CONTROL, VK_SHIFT, VK_RETURN = 0x08, 0x11, 0x10, 0x0D
 CF_UNICODETEXT = 13
 GMEM_MOVEABLE = 0x0002
 SEND_CHUNK = 64  # events per SendInput call: long texts in one call get dropped by some targets
@@ -66,6 +66,11 @@ def unicode_inputs(text: str) -> list[INPUT]:
             events += [_key(scan=unit, flags=KEYEVENTF_UNICODE),
                        _key(scan=unit, flags=KEYEVENTF_UNICODE | KEYEVENTF_KEYUP)]
     return events
+
+
+def backspace_inputs(count: int) -> list[INPUT]:
+    """``count`` BackSpace taps: each takes back one typed character (a surrogate pair counts as one)."""
+    return [_key(vk=VK_BACK), _key(vk=VK_BACK, flags=KEYEVENTF_KEYUP)] * count
 
 
 def shortcut_inputs(*vks: int) -> list[INPUT]:
@@ -121,6 +126,9 @@ class WindowsTextInserter:
         self.set_clipboard_text(text)
         return InsertResult(False, True, COPIED_MESSAGE)
 
+    def start_typing(self, target: FocusTarget) -> TypingSession | None:
+        return WindowsTypingSession(self, target)
+
     def send(self, events: Sequence[INPUT]) -> bool:
         """SendInput in chunks; False as soon as Windows refuses some (UIPI, secure desktop)."""
         for start in range(0, len(events), SEND_CHUNK):
@@ -160,6 +168,37 @@ class WindowsTextInserter:
                 self.kernel32.GlobalUnlock(handle)
         finally:
             self.user32.CloseClipboard()
+
+
+class WindowsTypingSession:
+    """Live typing into one window (TypingSession) with Unicode SendInput; keys are only sent while the
+    target is the foreground window (``refocus`` brings it back first)."""
+
+    def __init__(self, inserter: WindowsTextInserter, target: FocusTarget) -> None:
+        self._ins = inserter
+        self._target = target
+
+    def type(self, text: str, *, refocus: bool = False) -> bool:
+        return self._target_in_front(refocus) and self._ins.send(unicode_inputs(text))
+
+    def erase(self, count: int, *, refocus: bool = False) -> bool:
+        if count <= 0:
+            return True
+        return self._target_in_front(refocus) and self._ins.send(backspace_inputs(count))
+
+    def close(self) -> None:
+        return None
+
+    def _target_in_front(self, refocus: bool) -> bool:
+        hwnd = self._target.window_id
+        if not hwnd:
+            return True  # nothing remembered: type into whatever has focus (as ``insert`` does)
+        user32 = self._ins.user32
+        if not user32.IsWindow(hwnd):
+            return False
+        if int(user32.GetForegroundWindow() or 0) == hwnd:
+            return True
+        return refocus and bool(user32.SetForegroundWindow(hwnd))
 
 
 class _WindowsCopyClipboard:
