@@ -43,7 +43,13 @@ class FakeUser32:
 
     def SetForegroundWindow(self, hwnd: int) -> bool:
         self.foreground.append(hwnd)
+        self.front = hwnd
         return True
+
+    front = 0x1234  # the window in front (GetForegroundWindow)
+
+    def GetForegroundWindow(self) -> int:
+        return self.front
 
 
 def test_register_hotkey_gets_the_win32_modifiers_and_virtual_key() -> None:
@@ -120,6 +126,23 @@ def test_windows_target_gone_copies(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not result.delivered and copied == ["text"] and user32.sent == []
 
 
+def test_windows_live_typing_sends_unicode_pieces_and_backspaces_only_to_the_window_in_front() -> None:
+    user32 = FakeUser32()
+    session = win_insert.WindowsTextInserter(user32=user32, kernel32=object()).start_typing(
+        FocusTarget(window_id=0x1234))
+    assert session is not None
+    unicode, up = win_insert.KEYEVENTF_UNICODE, win_insert.KEYEVENTF_UNICODE | win_insert.KEYEVENTF_KEYUP
+    assert session.type("ö") and session.erase(2)
+    assert user32.sent == [[(1, 0, 0xF6, unicode), (1, 0, 0xF6, up)],
+                           [(1, 0x08, 0, 0), (1, 0x08, 0, win_insert.KEYEVENTF_KEYUP)] * 2]
+    user32.front = 0x5678  # the user switched windows mid-stream: nothing is sent there
+    assert not session.type("x") and not session.erase(1) and len(user32.sent) == 2
+    assert session.type("ü", refocus=True)  # the final text brings the target back first
+    assert user32.foreground == [0x1234] and user32.sent[-1][0] == (1, 0, 0xFC, unicode)
+    gone = win_insert.WindowsTextInserter(user32=user32, kernel32=object()).start_typing(FocusTarget(0x999))
+    assert gone is not None and not gone.type("lost", refocus=True)
+
+
 # --- macOS -----------------------------------------------------------------------------------------------
 
 def test_mac_hotkey_flags_follow_qt_command_mapping() -> None:
@@ -151,6 +174,7 @@ def test_mac_matcher_swallows_ours_and_pairs_press_with_release() -> None:
 class FakeQuartz:
     def __init__(self) -> None:
         self.posted: list[tuple[bool, list[int], int]] = []
+        self.keycodes = []
         self._events: dict[int, dict[str, Any]] = {}
 
     def CGEventCreateKeyboardEvent(self, source: Any, keycode: int, down: bool) -> int:
@@ -167,6 +191,9 @@ class FakeQuartz:
     def CGEventPost(self, tap: int, event: int) -> None:
         e = self._events[event]
         self.posted.append((e["down"], e["text"], e["flags"]))
+        self.keycodes.append(e["keycode"])
+
+    keycodes: list[int]
 
     def CFRelease(self, event: int) -> None:
         self._events[event]["released"] = True
@@ -180,6 +207,18 @@ def test_mac_types_unicode_key_events() -> None:
     assert cg.posted == [(True, units, 0), (False, units, 0)]
 
 
+def test_mac_live_typing_posts_unicode_pieces_and_delete_keys() -> None:
+    cg = FakeQuartz()
+    session = MacTextInserter(cg=cg, trusted=lambda: True).start_typing(FocusTarget())
+    assert session is not None
+    assert session.type("Grü") and session.erase(1) and session.type("ün")
+    assert cg.posted == [(True, [0x47, 0x72, 0xFC], 0), (False, [0x47, 0x72, 0xFC], 0),
+                         (True, [], 0), (False, [], 0),  # Delete, with no modifier flags (a held Alt would
+                         (True, [0xFC, 0x6E], 0), (False, [0xFC, 0x6E], 0)]  # delete a whole word)
+    assert cg.keycodes[2:4] == [0x33, 0x33]
+    assert MacTextInserter(cg=cg, trusted=lambda: False).start_typing(FocusTarget()) is None
+
+
 def test_mac_chunks_never_split_surrogates() -> None:
     chunks = utf16_chunks("a" * 19 + "😀" + "b")
     assert chunks == [[0x61] * 19, [0xD83D, 0xDE00, 0x62]]
@@ -187,8 +226,12 @@ def test_mac_chunks_never_split_surrogates() -> None:
 
 def test_mac_without_accessibility_copies_and_explains() -> None:
     copied: list[bytes | None] = []
-    inserter = MacTextInserter(cg=FakeQuartz(), run=lambda argv, data: copied.append(data) or b"",
-                               trusted=lambda: False)
+
+    def run(argv: list[str], data: bytes | None) -> bytes:
+        copied.append(data)
+        return b""
+
+    inserter = MacTextInserter(cg=FakeQuartz(), run=run, trusted=lambda: False)
     result = inserter.insert("text", FocusTarget(), "paste")
     assert not result.delivered and result.left_on_clipboard
     assert "Accessibility" in result.message

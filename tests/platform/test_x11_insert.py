@@ -170,3 +170,40 @@ def test_clipboard_method_copies_only(inserter: X11TextInserter,
     assert not result.delivered and result.left_on_clipboard and "Ctrl+V" in result.message
     assert clipboard() == b"just copy"
     assert app.text == ""
+
+
+def test_live_typing_types_pieces_and_backspaces_only_its_own_characters(
+        inserter: X11TextInserter, target_app: Callable[..., TargetApp]) -> None:
+    app = start_focused(target_app)
+    subprocess.run(["xdotool", "type", "--delay", "0", "Note: "], check=True, timeout=10)  # the user's text
+    app.wait_text("Note: ")
+    session = inserter.start_typing(inserter.focused_target())
+    try:
+        assert session.type("Grü", refocus=True)
+        app.wait_text("Note: Grü")  # each piece lands on its own, before the next one is sent
+        assert session.type("ße aus Köln")
+        app.wait_text("Note: Grüße aus Köln")
+        assert session.erase(len("Köln"))  # the final text differs at the end: take back four characters…
+        assert session.type("Kiel ✓ ☺")  # …and type the rest
+        app.wait_text("Note: Grüße aus Kiel ✓ ☺")
+    finally:
+        session.close()
+
+
+def test_live_typing_sends_nothing_while_another_window_has_the_focus_and_refocus_brings_it_back(
+        inserter: X11TextInserter, target_app: Callable[..., TargetApp]) -> None:
+    app = start_focused(target_app)
+    session = inserter.start_typing(inserter.focused_target())
+    try:
+        assert session.type("first ")
+        app.wait_text("first ")
+        other = start_focused(target_app)  # the user moved on mid-stream
+        assert not session.type("never here")
+        assert not session.erase(2)
+        assert session.type("last", refocus=True)  # the final text brings the dictated-into window back
+        app.wait_text("first last")
+        # Had "never here" reached the other window, its text could never be exactly "!" now.
+        assert inserter.insert("!", FocusTarget(window_id=other.window_id), "type").delivered
+        other.wait_text("!")
+    finally:
+        session.close()
