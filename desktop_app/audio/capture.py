@@ -1,4 +1,11 @@
-"""Microphone capture kept warm while armed, with pre-roll so the first word is never cut.
+"""Microphone capture with pre-roll so the first word is never cut, on a stream that rests when idle.
+
+Standby (issue 2: idle in the tray must cost < 0.3 % CPU): the first input stream of a process takes 1-2 s
+to deliver audio through PortAudio's ALSA-pulse path, so ``open`` starts the stream at once (the warm-up).
+After ``standby_after_s`` without a recording the callback ends the stream (``sd.CallbackStop``: no wake-ups,
+no CPU); ``mark_start`` starts the same stream object again. Measured (bench/audio_bench.py): a restarted
+stream delivers audio from ≤ 10 ms after ``start()`` (only the process's first stream is slow), so speech that
+begins at key-down survives; only the pre-roll before key-down is empty after a standby.
 
 Threads: PortAudio calls ``_callback`` on its own thread. The callback only copies the block into
 preallocated numpy buffers under a lock held for that copy (microseconds) and bumps counters; logging,
@@ -6,7 +13,8 @@ resampling and error reporting happen in the caller's thread (``take_recording``
 ``check``).
 
 Buffers (int16 mono at the device rate):
-- a 1 s ring that always receives audio, so ``mark_start`` can include the last ``preroll_s`` before key-down;
+- a 1 s ring that receives audio while the stream runs, so ``mark_start`` can include the last ``preroll_s``
+  before key-down (emptied when the stream comes back from standby: it never holds stale audio);
 - a linear recording buffer of ``max_seconds`` + pre-roll, allocated once with ``np.zeros`` (the OS maps its
   pages lazily, so memory grows only as far as a recording actually reaches). When it is full, recording
   stops growing, everything so far is kept and ``limit_reached`` turns True (logged, never silent).
@@ -35,11 +43,15 @@ log = logging.getLogger(__name__)
 
 METER_FLOOR_DB = -60.0
 BLOCK_S = 0.05  # 50 ms callbacks: the realtime pump sends 50 ms pieces; fewer wake-ups keep idle CPU low
+# The stream rests this long after the last recording (or after ``open``): dictations in quick succession keep
+# their pre-roll, and an app idling in the tray has no audio thread waking up.
+STANDBY_AFTER_S = 5.0
 
 
 class CaptureState(enum.Enum):
     CLOSED = "closed"
     ARMED = "armed"  # stream running, filling the pre-roll ring
+    STANDBY = "standby"  # stream open but stopped (idle); ``mark_start`` starts it again within milliseconds
     RECORDING = "recording"
     FAILED = "failed"
 
@@ -60,7 +72,9 @@ class MicCapture:
 
     def __init__(self, *, max_seconds: float = 20 * 60, preroll_s: float = 0.3, ring_s: float = 1.0,
                  out_rate: int = SAMPLE_RATE, device_rate: int | None = None,
-                 stall_timeout_s: float = 1.5, startup_timeout_s: float = 5.0) -> None:
+                 stall_timeout_s: float = 1.5, startup_timeout_s: float = 5.0,
+                 standby_after_s: float | None = STANDBY_AFTER_S) -> None:
+        """``standby_after_s``: stop the stream after this many idle seconds (None: keep it running)."""
         if not 0 <= preroll_s <= ring_s:
             raise ValueError("preroll_s must be between 0 and ring_s")
         self.max_seconds = max_seconds
@@ -70,6 +84,7 @@ class MicCapture:
         self._forced_rate = device_rate
         self._stall_timeout_s = stall_timeout_s
         self._startup_timeout_s = startup_timeout_s
+        self.standby_after_s = standby_after_s
 
         self.device_name = ""
         self.device_warning = ""  # e.g. "The microphone “X” is not connected; using …"
@@ -79,6 +94,13 @@ class MicCapture:
         self._stream: sd.InputStream | None = None
         self._lock = threading.Lock()  # guards the fields the callback writes; held only for short copies
         self._take_lock = threading.Lock()  # serialises mark_start / take_recording / read_new copies
+        # Serialises standby and wake-up. The callback only ever try-locks it (it never waits): a wake-up in
+        # progress simply keeps the stream running one more block.
+        self._run_lock = threading.Lock()
+        self._standby = False  # the callback ended the stream because it was idle
+        self._last_use = 0.0  # open, or the end of the last recording: the standby timer counts from here
+        self._started_at = 0.0  # last (re)start: the stall check counts from here until audio flows again
+        self._device_setting = ""
         self._ready = threading.Event()  # first audio block arrived
         self._data = threading.Event()  # set by every callback; waiters clear and re-check
 
@@ -108,6 +130,7 @@ class MicCapture:
         """Start the stream on ``device`` (settings name; "" = system default). Returns at once: the first
         stream of a process can take over a second to deliver audio, see ``wait_ready``."""
         self.close()
+        self._device_setting = device
         choice = devices.resolve_input(device)
         self.device_name, self.device_warning = choice.name, choice.warning
         rate, channels = self._pick_format(choice)
@@ -121,13 +144,14 @@ class MicCapture:
         self._overflows = self._overflows_logged = 0
         self._error = None
         self._error_logged = False
+        self._standby = False
         self._ready.clear()
         try:
             self._stream = sd.InputStream(device=choice.index, samplerate=rate, channels=channels,
                                           dtype="int16", latency="low", blocksize=int(BLOCK_S * rate),
                                           callback=self._callback,
                                           finished_callback=self._finished)
-            self._opened_at = time.monotonic()
+            self._opened_at = self._started_at = self._last_use = time.monotonic()
             self._stream.start()
         except sd.PortAudioError as exc:
             self._stream = None
@@ -162,6 +186,7 @@ class MicCapture:
         if stream is None:
             return
         self._closing = True
+        self._standby = False
         self._ready.set()  # wake anyone waiting for audio: none will come from this stream
         try:
             stream.abort()
@@ -202,12 +227,50 @@ class MicCapture:
                 self._rec_len += n
                 if self._rec_len == len(self._rec):
                     self._full = True
-        self._last_callback = time.monotonic()
+        now = self._last_callback = time.monotonic()
         if not self._ready.is_set():
             self._ready.set()
         self._data.set()
+        if self._idle_for_standby(now):
+            raise sd.CallbackStop  # PortAudio ends the stream after this block; _wake starts it again
+
+    def _idle_for_standby(self, now: float) -> bool:
+        limit = self.standby_after_s
+        if limit is None or self._recording or now - self._last_use < limit:
+            return False
+        if not self._run_lock.acquire(blocking=False):  # a wake-up is running: stay up
+            return False
+        try:
+            if self._recording or now - self._last_use < limit:  # re-check: it may have just woken us
+                return False
+            self._standby = True
+            return True
+        finally:
+            self._run_lock.release()
+
+    def _wake(self) -> None:
+        """Audio is wanted now: restart the stream if it is in standby (a few ms; nothing before it is kept)."""
+        with self._run_lock:
+            self._last_use = time.monotonic()
+            stream = self._stream
+            if not self._standby or stream is None:
+                return
+            with self._lock:
+                self._ring_count = 0  # the ring holds audio from before the standby: never use it as pre-roll
+            self._started_at = time.monotonic()
+            try:
+                stream.stop()  # the callback ended it; PortAudio starts only a stopped stream
+                stream.start()
+            except sd.PortAudioError as exc:
+                self._error = devices.translate_error(exc, "input", self._device_setting)
+                raise self._error from exc
+            self._standby = False
+        log.info("microphone %r woke from standby", self.device_name)
 
     def _finished(self) -> None:
+        if self._standby:  # our own CallbackStop: the stream rests, nothing failed
+            self._data.set()
+            return
         if not self._closing and self._error is None:
             self._error = AudioDeviceError(
                 "The microphone stopped (it may have been unplugged).",
@@ -221,6 +284,7 @@ class MicCapture:
         """Key-down: the recording starts ``preroll_s`` before now (as much of it as has been captured)."""
         if self._stream is None:
             raise AudioDeviceError("The microphone is not open.", hint="Arm the microphone first.")
+        self._wake()
         with self._take_lock, self._lock:
             ring, count = self._ring, self._ring_count
             pre = min(int(self.preroll_s * self.rate), count, len(ring))
@@ -244,6 +308,7 @@ class MicCapture:
                 length = self._rec_len
                 self._recording = False
                 self._rec_len = 0  # the callback no longer writes; the next mark_start waits for us
+            self._last_use = time.monotonic()  # the standby timer starts now
             self._live_resampler = None
             raw = self._rec[:length]
             if self.rate == self.out_rate:
@@ -287,6 +352,7 @@ class MicCapture:
 
     def wait_for_sound(self, threshold_dbfs: float = -40.0, timeout: float = 5.0) -> bool:
         """Wait until the newest ~10 ms of input peaks above ``threshold_dbfs`` ("is the mic live?")."""
+        self._wake()
         deadline = time.monotonic() + timeout
         while True:
             self._data.clear()
@@ -319,7 +385,15 @@ class MicCapture:
             return CaptureState.FAILED
         if self._stream is None:
             return CaptureState.CLOSED
+        if self._standby:
+            return CaptureState.STANDBY
         return CaptureState.RECORDING if self._recording else CaptureState.ARMED
+
+    @property
+    def stream_running(self) -> bool:
+        """PortAudio is calling us (False when closed or in standby: no audio thread wakes up)."""
+        stream = self._stream
+        return stream is not None and bool(stream.active)
 
     @property
     def error(self) -> AudioDeviceError | None:
@@ -341,10 +415,10 @@ class MicCapture:
 
     def check(self) -> AudioDeviceError | None:
         """The device error, if any: a stream that ended on its own, or one that stopped delivering audio."""
-        if self._error is None and self._stream is not None and not self._closing:
+        if self._error is None and self._stream is not None and not self._closing and not self._standby:
             now = time.monotonic()
             if self._ready.is_set():
-                stalled = now - self._last_callback > self._stall_timeout_s
+                stalled = now - max(self._last_callback, self._started_at) > self._stall_timeout_s
             else:
                 stalled = now - self._opened_at > self._startup_timeout_s
             if stalled:
@@ -359,7 +433,7 @@ class MicCapture:
 
     def levels(self, window_s: float = 0.05) -> Levels:
         """RMS and peak of the last ``window_s`` of input, for a level meter."""
-        if self._stream is None or not self.rate:
+        if self._stream is None or not self.rate or self._standby:
             return Levels(-180.0, -180.0, 0.0)
         with self._lock:
             ring, count = self._ring, self._ring_count

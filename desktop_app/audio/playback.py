@@ -1,11 +1,16 @@
 """Gapless streaming playback from a bounded ring buffer.
 
-One OutputStream runs for as long as the player is open; its callback only copies from a preallocated
+One OutputStream is open for as long as the player is open; its callback only copies from a preallocated
 float32 ring (scaled by the volume) and advances counters. The producer (``write``, on a worker thread) blocks
 while the ring is full, so memory stays flat however long the text is; pieces written back to back play
 without gaps because the stream never stops between them. Silence is output only when the ring is empty:
 that is an *underrun* if more audio was expected (between ``write`` and ``drain``/``stop``), and simply
 idle otherwise.
+
+Standby (issue 2: idle in the tray must cost < 0.3 % CPU): after ``standby_after_s`` of idle silence the
+callback ends the stream (``sd.CallbackStop``); the next ``write`` starts the same stream object again. Measured
+(bench/audio_bench.py): a restarted stream's first sound reaches the speaker ~20 ms after the write, sooner
+than on a running stream (whose device buffer is already full of silence), so reading still starts at once.
 
 Single producer, single consumer: the producer owns ``_w`` (frames written), the callback owns ``_r`` (frames
 consumed). ``stop`` asks the callback to skip to ``_w`` (``_skip_to``), so the ring is emptied within one
@@ -31,14 +36,20 @@ from desktop_app.core.models import SAMPLE_RATE
 log = logging.getLogger(__name__)
 
 BLOCK_S = 0.02  # callback period: stop() silences within about this (plus the device's own latency)
+# The stream rests after this much idle silence: sentences and cues in quick succession share a running
+# stream, an app idling in the tray has no audio thread waking up every 20 ms.
+STANDBY_AFTER_S = 3.0
 
 
 class Player:
     """Implements ``core.ports.AudioSink``; ``write`` also accepts PCM at other rates (``sample_rate=``)."""
 
     def __init__(self, *, buffer_s: float = 3.0, stream_rate: int | None = None,
-                 stall_timeout_s: float = 2.0, startup_timeout_s: float = 5.0) -> None:
+                 stall_timeout_s: float = 2.0, startup_timeout_s: float = 5.0,
+                 standby_after_s: float | None = STANDBY_AFTER_S) -> None:
+        """``standby_after_s``: stop the stream after this many idle seconds (None: keep it running)."""
         self.buffer_s = buffer_s
+        self.standby_after_s = standby_after_s
         self._forced_rate = stream_rate
         self._stall_timeout_s = stall_timeout_s
         self._startup_timeout_s = startup_timeout_s
@@ -71,11 +82,19 @@ class Player:
         self._opened_at = 0.0
         self._closing = False
         self._error: AudioDeviceError | None = None
+        # Serialises standby and wake-up; the callback only try-locks it (a writer waking us wins).
+        self._run_lock = threading.Lock()
+        self._standby = False  # the callback ended the stream because it was idle
+        self._last_write = 0.0  # last write() or open(): the standby timer counts from here ...
+        self._last_sound = 0.0  # ... or from the last callback that played audio, whichever is later
+        self._started_at = 0.0
+        self._device_setting = ""
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
     def open(self, device: str, sample_rate: int = SAMPLE_RATE) -> None:
         self.close()
+        self._device_setting = device
         choice = devices.resolve_output(device)
         self.device_name, self.device_warning = choice.name, choice.warning
         self.sample_rate = sample_rate
@@ -83,7 +102,7 @@ class Player:
         self._ring = np.zeros(max(1024, int(self.buffer_s * self.stream_rate)), dtype=np.float32)
         self._w = self._r = self._skip_to = self._played = self._drain_target = 0
         self._underruns = self._xruns = 0
-        self._producing = self._paused = self._closing = False
+        self._producing = self._paused = self._closing = self._standby = False
         self._error = None
         self._resampler = None
         self._paced = 0
@@ -93,7 +112,7 @@ class Player:
                                            channels=self.channels, dtype="float32", latency="low",
                                            blocksize=int(BLOCK_S * self.stream_rate),
                                            callback=self._callback, finished_callback=self._finished)
-            self._opened_at = time.monotonic()
+            self._opened_at = self._started_at = self._last_write = time.monotonic()
             self._stream.start()
         except sd.PortAudioError as exc:
             self._stream = None
@@ -128,6 +147,7 @@ class Player:
             return
         self.stop()
         self._closing = True
+        self._standby = False
         try:
             stream.abort()
             stream.close()
@@ -175,11 +195,49 @@ class Player:
                 self._ready.set()
         self._last_callback = now
         if n:
+            self._last_sound = now
             self._space.set()
         if r >= self._drain_target and not self._drained.is_set():
             self._drained.set()
+        if n == 0 and self._idle_for_standby(now):
+            raise sd.CallbackStop  # PortAudio ends the stream after this (silent) block; write() restarts it
+
+    def _idle_for_standby(self, now: float) -> bool:
+        limit = self.standby_after_s
+        # Not ``_producing``: a writer that never drains (a cue) would keep the stream up forever, and a reader
+        # waiting > limit for the server has an audible gap already; its next write restarts the stream.
+        if limit is None or now - max(self._last_write, self._last_sound) < limit:
+            return False
+        if not self._run_lock.acquire(blocking=False):  # a writer is waking us: stay up
+            return False
+        try:
+            if self._w > max(self._r, self._skip_to) or now - self._last_write < limit:  # re-check
+                return False
+            self._standby = True
+            return True
+        finally:
+            self._run_lock.release()
+
+    def _wake(self) -> None:
+        """Audio is about to be written: restart the stream if it is in standby (a few ms)."""
+        with self._run_lock:
+            self._last_write = time.monotonic()
+            stream = self._stream
+            if not self._standby or stream is None:
+                return
+            self._started_at = time.monotonic()
+            try:
+                stream.stop()  # the callback ended it; PortAudio starts only a stopped stream
+                stream.start()
+            except sd.PortAudioError as exc:
+                self._error = devices.translate_error(exc, "output", self._device_setting)
+                raise self._error from exc
+            self._standby = False
+        log.info("audio output %r woke from standby", self.device_name)
 
     def _finished(self) -> None:
+        if self._standby:  # our own CallbackStop: the stream rests, nothing failed
+            return
         if not self._closing and self._error is None:
             self._error = AudioDeviceError(
                 "The audio output stopped (it may have been disconnected).",
@@ -196,6 +254,7 @@ class Player:
         self._raise_if_failed()
         if self._stream is None:
             raise AudioDeviceError("The audio output is not open.")
+        self._wake()
         rate = sample_rate or self.sample_rate
         samples = to_float(pcm)
         with self._plock:
@@ -270,7 +329,8 @@ class Player:
         return True
 
     def stop(self) -> None:
-        """Drop everything buffered; sound stops within one callback period. The stream stays open."""
+        """Drop everything buffered; sound stops within one callback period. The stream stays open (and
+        rests in standby once it has been silent for ``standby_after_s``)."""
         with self._plock:
             self._epoch += 1
             self._skip_to = self._w
@@ -288,6 +348,17 @@ class Player:
     @property
     def paused(self) -> bool:
         return self._paused
+
+    @property
+    def standby(self) -> bool:
+        """The stream is stopped because nothing played for ``standby_after_s``; ``write`` restarts it."""
+        return self._standby
+
+    @property
+    def stream_running(self) -> bool:
+        """PortAudio is calling us (False when closed or in standby: no audio thread wakes up)."""
+        stream = self._stream
+        return stream is not None and bool(stream.active)
 
     @property
     def volume(self) -> float:
@@ -334,10 +405,10 @@ class Player:
         return self._check()
 
     def _check(self) -> AudioDeviceError | None:
-        if self._error is None and self._stream is not None and not self._closing:
+        if self._error is None and self._stream is not None and not self._closing and not self._standby:
             now = time.monotonic()
             if self._ready.is_set():
-                stalled = now - self._last_callback > self._stall_timeout_s
+                stalled = now - max(self._last_callback, self._started_at) > self._stall_timeout_s
             else:
                 stalled = now - self._opened_at > self._startup_timeout_s
             if stalled:

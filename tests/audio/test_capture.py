@@ -16,7 +16,7 @@ from desktop_app.audio.capture import CaptureState, MicCapture
 from desktop_app.core.errors import AudioDeviceError
 from desktop_app.core.models import PcmAudio
 from tests.audio.conftest import PulseServer, play_into_mic, start_pulse, write_wav
-from tests.audio.signals import best_correlation, onset_s, pcm_to_float, tone
+from tests.audio.signals import best_correlation, onset_s, pcm_to_float, tone, tone_span_and_largest_gap
 from tests.support.desktop import wait_for
 
 pytestmark = [pytest.mark.desktop]
@@ -174,3 +174,35 @@ def test_server_death_keeps_the_audio_and_reports_the_failure(pulse: PulseServer
 def test_mark_start_needs_an_open_microphone() -> None:
     with pytest.raises(AudioDeviceError):
         MicCapture().mark_start()
+
+
+def test_idle_microphone_rests_and_key_down_records_from_the_start(pulse: PulseServer, audio_tmp: Path) -> None:
+    """Standby (idle CPU): the stream stops when idle; mark_start restarts it and the onset survives,
+    while audio from before the standby never leaks into the new recording as pre-roll."""
+    mic = MicCapture(standby_after_s=0.3)
+    try:
+        mic.open("")
+        assert mic.wait_ready(10), "the microphone stream delivered no audio"
+        before = play_into_mic(pulse, write_wav(audio_tmp / "before-standby.wav", tone(0.3, freq=880.0)))
+        assert mic.wait_for_sound(-30.0, timeout=10), "the tone never reached the microphone"
+        assert before.wait(timeout=10) == 0
+        wait_for(lambda: mic.state is CaptureState.STANDBY, 10, "the idle microphone to go to standby")
+        assert not mic.stream_running
+        assert mic.error is None  # resting is not a failure
+
+        mic.mark_start()  # key-down wakes the stream; the speech starts right after
+        assert mic.state is CaptureState.RECORDING and mic.stream_running
+        clip = write_wav(audio_tmp / "after-wake.wav", np.concatenate([np.zeros(1200, np.float32), tone(0.5)]))
+        assert play_into_mic(pulse, clip).wait(timeout=10) == 0
+        assert mic.wait_captured(mic.recorded_seconds + 0.2, timeout=5)
+        audio = pcm_to_float(mic.take_recording().data)
+    finally:
+        mic.close()
+
+    onset = onset_s(audio)
+    assert onset > 0.01, f"the recording starts mid-sound (onset {onset:.3f} s): the wake-up lost the start"
+    start, end, gap = tone_span_and_largest_gap(audio)
+    assert end - start == pytest.approx(0.5, abs=0.02), "part of the tone is missing after the wake-up"
+    assert gap == 0.0
+    assert np.max(np.abs(audio[:int(0.01 * 24_000)])) < 0.01, "stale audio from before the standby leaked in"
+

@@ -12,6 +12,7 @@ from desktop_app.audio.cues import CuePlayer, cue_pcm
 from desktop_app.audio.playback import Player
 from tests.audio.conftest import MonitorRecorder, PulseServer
 from tests.audio.signals import loud_mask, to_pcm, tone, tone_span_and_largest_gap
+from tests.support.desktop import wait_for
 
 pytestmark = [pytest.mark.desktop]
 
@@ -137,3 +138,31 @@ def test_cue_through_the_warm_player_plays_in_full(player: Player, speaker_monit
     assert speaker_monitor.wait_seconds(speaker_monitor.seconds + 0.3)
     start, end, _gap = tone_span_and_largest_gap(speaker_monitor.stop(), threshold_dbfs=-25.0)
     assert end - start == pytest.approx(0.12, abs=0.015)
+
+
+def test_idle_speaker_rests_and_the_next_write_plays_in_full(pulse: PulseServer,
+                                                             speaker_monitor: MonitorRecorder) -> None:
+    """Standby (idle CPU): the stream stops after idle silence; a write restarts it and nothing is clipped."""
+    out = Player(buffer_s=0.5, standby_after_s=0.3)
+    try:
+        out.open("", 24_000)
+        assert out.wait_ready(10), "the output stream never started"
+        wait_for(lambda: out.standby, 10, "the idle speaker to go to standby")
+        assert not out.stream_running
+        assert out.error is None  # resting is not a failure
+        assert out.drain(timeout=1)  # nothing queued: returns at once
+
+        out.write(cue_pcm("stop"))  # wakes the stream
+        assert out.stream_running
+        assert out.drain(timeout=10)
+        assert speaker_monitor.wait_seconds(speaker_monitor.seconds + 0.3)
+        start, end, _gap = tone_span_and_largest_gap(speaker_monitor.stop(), threshold_dbfs=-25.0)
+        assert end - start == pytest.approx(0.12, abs=0.015), "the cue was clipped after the wake-up"
+        assert out.underruns == 0
+
+        wait_for(lambda: out.standby, 10, "the speaker to rest again after playing")
+        out.write(to_pcm(tone(0.2)))  # and wakes again
+        out.stop()  # Stop right after a wake-up still silences and unblocks
+        assert out.buffered_seconds == 0.0
+    finally:
+        out.close()
