@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import asr
+from . import asr, tts
 from .realtime_common import BETA_MESSAGE, CLOSE_BETA_REFUSED, CLOSE_POLICY, SessionBase
 from .realtime_speech import SpeechSession
 from .realtime_transcription import TranscriptionSession
@@ -189,6 +189,17 @@ async def admin_set(request: web.Request) -> web.Response:
     return web.json_response(list(target))
 
 
+async def admin_speech_rate(request: web.Request) -> web.Response:
+    """GET/PUT {"words_per_minute": N or null}: see tts.set_speech_rate."""
+    if request.method == "PUT":
+        data = await request.json()
+        try:
+            tts.set_speech_rate(data.get("words_per_minute"))
+        except (TypeError, ValueError) as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+    return web.json_response({"words_per_minute": tts.speech_rate()})
+
+
 async def admin_preload(request: web.Request) -> web.Response:
     await asyncio.get_running_loop().run_in_executor(None, asr.preload)
     return web.json_response({"ok": True})
@@ -211,4 +222,5 @@ def build_app(state: ServerState) -> web.Application:
     app.router.add_route("*", "/_admin/requests", admin_requests)
     app.router.add_route("*", "/_admin/{name:valid_keys|models}", admin_set)
     app.router.add_post("/_admin/preload", admin_preload)
+    app.router.add_route("*", "/_admin/speech_rate", admin_speech_rate)
     return app

@@ -211,6 +211,10 @@ class FakeOpenAIProcess:
     def preload(self) -> None:
         self.admin.post("/_admin/preload").raise_for_status()
 
+    def set_speech_rate(self, words_per_minute: int | None) -> None:
+        """Fast speech for long-text tests (see tts.set_speech_rate); None restores the default."""
+        self.admin.put("/_admin/speech_rate", json={"words_per_minute": words_per_minute}).raise_for_status()
+
 
 def _read_line(stream: IO[str] | None, timeout_s: float) -> str:
     """readline() with a deadline: a thread reads, the caller waits on it."""

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import asr
+from . import asr, tts
 from .app import build_app
 from .state import DEFAULT_API_KEY, DEFAULT_MODELS, Fault, LockedSet, RecordedRequest, ServerState, make_fault
 
@@ -176,6 +176,11 @@ class FakeOpenAI:
     def preload(self) -> None:
         """Load the speech-recognition model now, so the first transcription is not slower than the rest."""
         asr.preload()
+
+    def set_speech_rate(self, words_per_minute: int | None) -> None:
+        """Fast speech for long-text tests (see tts.set_speech_rate). In-process this applies to every server
+        of the test process until reset with None; FakeOpenAIProcess keeps it to its own server."""
+        tts.set_speech_rate(words_per_minute)
 
 
 async def _cancel_leftover_tasks() -> None:

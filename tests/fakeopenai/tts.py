@@ -13,9 +13,36 @@ import numpy as np
 from .asr import resample
 
 RATE = 24000
-_cache: OrderedDict[tuple[str, str, float], bytes] = OrderedDict()
+_cache: OrderedDict[tuple[str, str, int], bytes] = OrderedDict()
 _cache_lock = threading.Lock()
 _CACHE_ENTRIES = 256
+_NORMAL_WPM = 175  # espeak-ng's default rate: speed 1.0
+_fast_wpm: int | None = None  # set_speech_rate(): the rate at speed 1.0 for fast (long-text) tests
+
+
+def set_speech_rate(words_per_minute: int | None) -> None:
+    """Render every speech request (REST and realtime) of this server process at ``words_per_minute`` ×
+    the request's speed, with no upper cap; None restores the default (175 × speed, capped at 450).
+
+    For tests that must play a long text through in CI time: espeak-ng's sonic speed-up keeps the output
+    speech (real words, real pauses, rendered in proportion to its length) up to several thousand words a
+    minute, so 20,000 characters last about a minute at 3,600 wpm.
+    """
+    global _fast_wpm
+    if words_per_minute is not None and not 80 <= words_per_minute <= 10_000:
+        raise ValueError(f"words_per_minute must be between 80 and 10000, got {words_per_minute}")
+    _fast_wpm = words_per_minute
+
+
+def speech_rate() -> int | None:
+    """The rate set with set_speech_rate (None: the default mapping)."""
+    return _fast_wpm
+
+
+def words_per_minute(speed: float) -> int:
+    if _fast_wpm is not None:
+        return int(max(80, _fast_wpm * speed))
+    return int(min(450, max(80, _NORMAL_WPM * speed)))
 
 # Each OpenAI voice gets its own pitch so tests can hear (and see) that the voice setting arrived.
 VOICE_PITCH = {
@@ -37,15 +64,15 @@ VOICE_PITCH = {
 
 def synthesize(text: str, voice: str = "alloy", speed: float = 1.0) -> bytes:
     """PCM s16le mono 24 kHz for `text`. The text goes through stdin, never the command line."""
-    key = (text, voice, round(speed, 3))
+    rate = words_per_minute(speed)
+    key = (text, voice, rate)
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    words_per_minute = str(int(min(450, max(80, 175 * speed))))
     pitch = str(VOICE_PITCH.get(voice, 50))
     completed = subprocess.run(
-        ["espeak-ng", "-v", "en-us", "-s", words_per_minute, "-p", pitch, "--stdin", "--stdout"],
+        ["espeak-ng", "-v", "en-us", "-s", str(rate), "-p", pitch, "--stdin", "--stdout"],
         input=text.encode(),
         capture_output=True,
         check=True,
