@@ -7,8 +7,9 @@ prefix and typing the rest. Only characters Sayso typed itself are ever erased: 
 the field before stays untouched.
 
 Focus: the first keys may give the focus back to the target (as a final ``insert`` would); after that a
-delta never steals the focus — if the user has moved to another window, live typing pauses and the final
-text brings the target back and finishes there, exactly like the one-shot insert does today.
+delta never steals the focus — while the user is in another window nothing is typed (typing resumes if
+they come back), and the final text brings the target back and finishes there, as the one-shot insert
+does today.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ class LiveTyper:
         self._session: TypingSession | None = None
         self._started = False
         self.typed = ""
-        self.paused = False  # the target lost the focus mid-stream: wait for the final text
+        self.gave_up = False  # the target could not be given the focus for the first keys: final text only
+        self._broken = False  # keys failed half-way: what the target holds is unknown, so no more keys
         self.first_keys_at: float | None = None
 
     @property
@@ -60,18 +62,19 @@ class LiveTyper:
 
     def show(self, live_text: str) -> None:
         """A delta arrived: bring the target up to the cleaned live text (the preview the user sees)."""
-        if self.paused or self._stopped():
+        if self.gave_up or self._broken or self._stopped():
             return
         wanted = clean_transcript(live_text, replacements=self._replacements)
         if wanted == self.typed:
             return
-        if not self._reach(wanted, refocus=not self.touched_target):
-            self.paused = True
+        first = not self.touched_target
+        if not self._reach(wanted, refocus=first) and first:
+            self.gave_up = True  # activating on every delta would stall the stream (and fight the user)
 
     def finish(self, final_text: str) -> bool:
         """Make the target hold exactly ``final_text`` after the user's own text. False when that could not
         be done (the window is gone or refuses the focus, or the job was cancelled)."""
-        if self._stopped():
+        if self._broken or self._stopped():
             return False
         if final_text == self.typed:
             return True
@@ -103,8 +106,10 @@ class LiveTyper:
                     return False
                 self._sent()
                 self.typed = wanted
-        except (SaysoError, OSError, RuntimeError) as exc:  # the OS refused keys: stop typing live
-            log.warning("Live typing stopped: %s", exc)
+        except Exception as exc:  # the OS refused keys (X error, no spare keycode…): never lose the dictation
+            log.warning("Live typing stopped: %s", exc, exc_info=not isinstance(exc, SaysoError))
+            self._broken = True
+            self._sent()  # some keys may have gone: the service must not insert the whole text again
             return False
         return True
 

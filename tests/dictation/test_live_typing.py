@@ -23,7 +23,7 @@ from desktop_app.core.ports import Transcriber
 from desktop_app.core.settings import Settings
 from desktop_app.providers.openai_stt import OpenAITranscriber
 from desktop_app.services.dictation import TYPED_STAYS_ON_CANCEL, Outcome
-from desktop_app.services.live_typing import common_prefix_length
+from desktop_app.services.live_typing import LiveTyper, common_prefix_length
 from tests.dictation.support import JFK_TRANSCRIPT
 from tests.dictation.test_service import TARGET, FakeTypingSession, Rig, make_rig
 from tests.fakeopenai import FakeOpenAI
@@ -208,3 +208,16 @@ def test_without_live_typing_on_this_platform_the_final_text_is_typed_in_one_ins
     rig.inserter.session = None  # e.g. Wayland or no permission
     outcome = dictate(rig)
     assert rig.inserter.inserted == [(outcome.text, TARGET, "type")] and outcome.inserted
+
+
+def test_typing_pauses_while_the_user_is_in_another_window_and_resumes_when_they_come_back() -> None:
+    target = FakeTypingSession(text=USER_TEXT)
+    typer = LiveTyper(lambda: target, stopped=lambda: False)
+    typer.show("And so,")
+    target.focused = False
+    typer.show("And so, my fellow")  # nothing typed into the other window, and the focus is not stolen
+    assert target.text == USER_TEXT + "And so," and not target.focused
+    target.focused = True
+    typer.show("And so, my fellow Americans")
+    assert target.ops[1:] == [("type", " my fellow Americans", False)]
+    assert typer.finish("And so, my fellow Americans.") and target.text == USER_TEXT + "And so, my fellow Americans."

@@ -157,12 +157,30 @@ def test_toggle_mode_starts_with_one_tap_and_stops_with_the_next(
 
 
 def test_type_mode_types_the_words_and_leaves_the_clipboard_alone(
-        fresh: AppProcess, target: TargetApp, short_clip: Path) -> None:
+        fresh: AppProcess, server: FakeOpenAIProcess, tmp_path: Path, short_clip: Path) -> None:
+    """The words appear while the transcript still streams (the server holds its final text back for
+    seconds); the final text differs from the streamed words (non-ASCII too) and ends up exactly in the
+    field, after the user's own text, which is never erased."""
     assert fresh.cli("config", "set", "insert.method", "type").returncode == 0
     original = f"untouched {uuid.uuid4().hex}"
     clipboard_set(original)
-    hold_hotkey_while_playing(fresh, short_clip)
-    target.wait_text(recall_at_least(JFK_OPENING), timeout=60, what="typed words")
+    user_text = "Notiz für Zoë: "
+    final = "And so, my fellow Earthlings, ask not what your planet can do for you — Grüße, café ✓"
+    server.add_fault("transcriptions", "slow_stream", "done_text", delta_gap_s=0.1, done_delay_s=6.0, text=final)
+    before = last_id(fresh)
+    with start_target_app("lineedit", tmp_path, initial_text=user_text) as target:
+        hold_hotkey_while_playing(fresh, short_clip)
+
+        def streamed_words_typed(text: str) -> bool:
+            return text.startswith(user_text) and word_recall(JFK_OPENING, text[len(user_text):]) >= 0.8
+
+        target.wait_text(streamed_words_typed, timeout=60, what="the streamed words typed live")
+        entry = newest_entry(fresh, before)
+        assert entry is not None and entry["status"] == "transcribing"  # the final text is still held back
+        target.wait_text(lambda text: text == user_text + final, timeout=30, what="exactly the final text")
+    entry = wait_entry(fresh, before, ("done",), timeout=10)
+    assert entry["text"] == final
+    assert entry["timings"]["release_to_first_typed_ms"] < entry["timings"]["release_to_insert_ms"]
     assert clipboard_get() == original
 
 
