@@ -145,13 +145,6 @@ def test_type_non_ascii_keeps_the_clipboard(inserter: X11TextInserter,
     assert clipboard() == b"keep me"
 
 
-def test_type_text_streams_deltas(inserter: X11TextInserter, target_app: Callable[..., TargetApp]) -> None:
-    app = start_focused(target_app)
-    for delta in ("Hel", "lo, ", "wörld", " ✓"):
-        inserter.type_text(delta)
-    app.wait_text("Hello, wörld ✓")
-
-
 def test_closed_target_window_means_copy_and_notice(inserter: X11TextInserter,
                                                     target_app: Callable[..., TargetApp]) -> None:
     app = start_focused(target_app)

@@ -4,6 +4,9 @@ Paste keeps every format of the user's clipboard, puts the text on it, re-activa
 focus when dictation began, sends Ctrl+V (Ctrl+Shift+V in terminals) and waits until *that* application
 has fetched the text from us. Only then is the old clipboard put back — and only if nobody copied something
 else in between. Without confirmation the text stays on the clipboard and the user is told to paste.
+
+Type mode streams: ``start_typing`` gives a session that types each delta (XTest Unicode typing) and takes
+back its own characters with BackSpace when the final text differs.
 """
 
 from __future__ import annotations
@@ -119,11 +122,6 @@ class X11TextInserter:
 
     def start_typing(self, target: FocusTarget) -> X11TypingSession:
         return X11TypingSession(self, target)
-
-    def type_text(self, text: str) -> None:
-        """Type a streamed delta into the focused window (the caller activated the target once)."""
-        with self._lock:
-            self._keyboard.type_text(text)
 
     def copy_to_clipboard(self, text: str) -> None:
         self._owner.offer("CLIPBOARD", text_formats(text))
