@@ -31,8 +31,6 @@ def run_gui(options: GuiOptions) -> int:
 
     from desktop_app.app.context import AppContext
     from desktop_app.app.features import FEATURES
-    from desktop_app.app.offline import first_start_text
-    from desktop_app.diagnostics import first_run_permissions_text
     from desktop_app.platform.factory import create_platform
     from desktop_app.qt import pyside_emit_fix
     from desktop_app.qt.app_controller import AppController
@@ -167,8 +165,14 @@ def run_gui(options: GuiOptions) -> int:
     else:
         window.show()
     def refresh_engine_status(*_args: Any) -> None:
+        # Only for a visible Settings page: the status needs the offline-engine and HTTP modules (~13 MB that
+        # an app idling in the tray never needs) and may touch the network. Showing the page refreshes it.
+        if not settings_page.isVisible():
+            return
         task = tasks.start("engine-status", lambda _token: engine_status_text(settings.settings, credentials))
         task.succeeded.connect(settings_page.set_engine_status)
+
+    call_when_shown(settings_page, refresh_engine_status)
 
     keys.status_changed.connect(refresh_engine_status)
     settings.changed.connect(lambda key: refresh_engine_status() if key.split(".")[0] in ("api", "dictation", "read")
@@ -177,12 +181,15 @@ def run_gui(options: GuiOptions) -> int:
     def welcome_without_key(status: Any) -> None:
         keys.status_changed.disconnect(welcome_without_key)
         if not status.has_key:  # never a dead end: say how to add a key, or how to go offline
-            controller.tell("Welcome to Sayso", first_start_text(settings.settings, profile), "info")
+            controller.tell("Welcome to Sayso", welcome_text(settings.settings, profile), "info")
 
     keys.status_changed.connect(welcome_without_key)
-    permissions = first_run_permissions_text()  # macOS: microphone, accessibility and automation grants
-    if first_run and permissions:
-        controller.tell("Permissions", permissions, "info")
+    if first_run:
+        from desktop_app.diagnostics import first_run_permissions_text
+
+        permissions = first_run_permissions_text()  # macOS: microphone, accessibility and automation grants
+        if permissions:
+            controller.tell("Permissions", permissions, "info")
     keys.refresh()
 
     def shutdown() -> None:
@@ -230,6 +237,28 @@ def autostart_command() -> list[str]:
     if getattr(sys, "frozen", False):
         return [sys.executable]
     return [sys.executable, "-m", "desktop_app"]
+
+
+def welcome_text(settings: Any, profile: Any) -> str:
+    """The first-start text without a key (as ``offline.first_start_text``, whose module pulls in the model
+    downloader and HTTP client: only the small catalogue and message modules are loaded here)."""
+    from desktop_app.providers.local_models import local_model_status
+    from desktop_app.services.engine_choice import first_start_message
+
+    return first_start_message(local_model_status(settings.dictation.local_model, profile.models_dir))
+
+
+def call_when_shown(widget: Any, action: Any) -> None:
+    """Run ``action()`` every time ``widget`` becomes visible (a page switched to, the window shown)."""
+    from PySide6.QtCore import QEvent, QObject
+
+    class ShowWatcher(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Show:
+                action()
+            return False
+
+    widget.installEventFilter(ShowWatcher(widget))
 
 
 def engine_status_text(settings: Any, credentials: Any) -> str:
