@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_read_aloud import LONG, SpeakerMonitor
+from desktop_app.services.read_text import PreparedText
+from tests.e2e.test_read_aloud import LONG, SpeakerMonitor, ended_lines
 from tests.fakeopenai import FakeOpenAIProcess
 from tests.support.app_process import AppProcess, start_app
 from tests.support.desktop import require_desktop, transcribe, wait_for
@@ -135,3 +136,34 @@ def test_next_previous_and_stop(app: AppProcess, speaker: SpeakerMonitor) -> Non
     wait_for(lambda: speaker.silent_for(1.0), 3, "the speaker to go silent")
     app.wait_state("idle", 10)
     assert control(app, "stop") == "Nothing is being read."
+
+
+def test_after_an_error_resume_continues_where_the_reading_stopped(app: AppProcess,
+                                                                  fake: FakeOpenAIProcess) -> None:
+    """Issue 5, Build 7: the error stops the reading with one message; the text and position are kept."""
+    chunks = list(PreparedText(STORY).chunks())
+    assert len(chunks) >= 3
+    app.cli("config", "set", "read.engine", "speech")  # not auto: it would switch to the Realtime engine
+    fake.set_speech_rate(3600)  # the first two chunks play in a second or two
+    fake.clear_requests()
+    # FIFO per endpoint: requests 1 and 2 pass (a no-op delay), the third finds its model gone.
+    fake.add_fault("speech", server_delay_s=0.01, times=2)
+    fake.add_fault("speech", "model_not_found")
+    try:
+        assert app.cli("read", STORY).returncode == 0
+        wait_for(lambda: "Press Play to continue from here" in app.log_text(), 30, "the error notice")
+        app.wait_state("idle", 10)
+        assert "is not available on this server" in app.log_text()  # the one clear message
+        assert "finished=False" in ended_lines(app)[-1]
+
+        fake.clear_requests()
+        assert control(app, "resume") == "Continuing from where the reading stopped."
+        wait_for(lambda: fake.requests, 10, "the reading to continue")
+        first = fake.requests[0].json
+        assert first is not None and first["input"] == chunks[2].chunk.text  # not the start again
+        app.wait_state("idle", 30)
+        assert "finished=True" in ended_lines(app)[-1]
+    finally:
+        fake.clear_faults()
+        fake.set_speech_rate(None)
+        app.cli("config", "set", "read.engine", "auto")

@@ -218,7 +218,7 @@ def test_asking_for_a_chunk_only_after_the_previous_one_played_is_caught(
         fake: FakeOpenAIProcess, player: Player, speaker: SpeakerMonitor) -> None:
     """The instruments above can fail: without the fetch overlapping playback, the same run shows
     underruns, and holes at the speaker."""
-    text = long_text(3_000)  # five chunks: four boundaries
+    text = long_text(4_500)  # five chunks: four boundaries
     run = play_through(text, fake, player, speaker, lambda inner: AskAfterPlayed(inner, player))
 
     sent = run.sent.samples()
