@@ -51,6 +51,8 @@ class DictationSettings:
     language: str = field(default="", metadata=_meta("Spoken language as ISO-639-1 (en, de, …); empty: auto."))
     prompt: str = field(default="", metadata=_meta("Context or spelling hints for the transcriber."))
     keywords: str = field(default="", metadata=_meta("Comma-separated words to spell correctly."))
+    replacements: str = field(default="", metadata=_meta(
+        "Fixes applied to every transcript: 'find => replace', several separated by ';'."))
     noise_reduction: str = field(default="near_field", metadata=_meta(
         "Realtime noise reduction.", choices=("near_field", "far_field", "off")))
     realtime_delay: str = field(default="auto", metadata=_meta(

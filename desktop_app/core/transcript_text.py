@@ -126,9 +126,10 @@ def keywords_from_setting(value: str) -> tuple[str, ...]:
 
 
 def replacements_from_setting(value: str) -> tuple[tuple[str, str], ...]:
-    """One replacement per line, "find => replace" (or "find -> replace"); other lines are ignored."""
+    """One replacement per line or per ';'-separated entry (a settings field is one line), "find => replace"
+    (or "find -> replace"); other entries are ignored."""
     pairs: list[tuple[str, str]] = []
-    for line in value.splitlines():
+    for line in re.split(r"[;\n]", value):
         for arrow in ("=>", "->"):
             find, found_arrow, replace = line.partition(arrow)
             if found_arrow and find.strip():

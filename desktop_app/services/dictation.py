@@ -39,7 +39,12 @@ from desktop_app.core.models import (
 )
 from desktop_app.core.ports import AudioSource, FocusTarget, InsertResult, TextInserter, Transcriber
 from desktop_app.core.settings import Settings
-from desktop_app.core.transcript_text import clean_transcript, join_transcripts, keywords_from_setting
+from desktop_app.core.transcript_text import (
+    clean_transcript,
+    join_transcripts,
+    keywords_from_setting,
+    replacements_from_setting,
+)
 from desktop_app.services.live_typing import LiveTyper
 from desktop_app.services.realtime_dictation import LiveFeed, RealtimeDictation
 
@@ -211,7 +216,8 @@ class DictationService:
         self._publish(transcribing=True)
         return Recording(generation=generation, pcm=pcm, target=self._target, options=options_from(settings),
                          insert_method=settings.insert.method, transport=settings.dictation.transport,
-                         released_at=released, live=live)
+                         released_at=released, live=live,
+                         replacements=replacements_from_setting(settings.dictation.replacements))
 
     def cancel(self) -> str:
         """Esc / `sayso dictate cancel`: drop the recording, or abort the transcription at once (its audio
@@ -456,7 +462,8 @@ class DictationService:
         timings: dict[str, Any] = dict(entry.timings)
         timings["retries"] = int(timings.get("retries", 0)) + 1
         try:
-            text = clean_transcript(self._transcribe(PcmAudio(b""), audio, options, job, timings, self._clock()))
+            text = clean_transcript(self._transcribe(PcmAudio(b""), audio, options, job, timings, self._clock()),
+                                    replacements=replacements_from_setting(settings.dictation.replacements))
         except Cancelled:
             self._history.update(entry_id, status=status.CANCELLED)
             self._listener.on_history_changed()

@@ -25,7 +25,12 @@ from desktop_app.core.errors import Cancelled, NetworkError, NoSpeech, RealtimeU
 from desktop_app.core.models import TranscriptDelta, TranscriptionOptions
 from desktop_app.core.ports import AudioSource, InsertResult, StreamingSession, StreamingTranscriber
 from desktop_app.core.settings import Settings
-from desktop_app.core.transcript_text import clean_transcript, join_transcripts, keywords_from_setting
+from desktop_app.core.transcript_text import (
+    clean_transcript,
+    join_transcripts,
+    keywords_from_setting,
+    replacements_from_setting,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +76,8 @@ class RealtimeDictation:
         options = TranscriptionOptions(model=d.realtime_model, language=d.language, prompt=d.prompt,
                                        keywords=keywords_from_setting(d.keywords))
         toggle = d.mode == "toggle"
-        feed = LiveFeed(self, settings.api.base_url, audio, self._listener, insert if toggle else None)
+        feed = LiveFeed(self, settings.api.base_url, audio, self._listener, insert if toggle else None,
+                        replacements=replacements_from_setting(d.replacements))
         feed.start(transcriber, options, server_vad=toggle)
         return feed
 
@@ -87,8 +93,10 @@ class LiveFeed:
     """One recording's stream: session + pump thread (+ insert thread in toggle mode)."""
 
     def __init__(self, owner: RealtimeDictation, base_url: str, audio: AudioSource, listener: Listener,
-                 insert: Callable[[str], InsertResult] | None) -> None:
+                 insert: Callable[[str], InsertResult] | None, *,
+                 replacements: tuple[tuple[str, str], ...] = ()) -> None:
         self._owner = owner
+        self._replacements = replacements
         self._base_url = base_url
         self._audio = audio
         self._listener = listener
@@ -153,7 +161,7 @@ class LiveFeed:
             self._live_text[delta.item_id] = delta.text
             shown = join_transcripts(list(self._live_text.values()))
         self._listener.on_partial(shown)
-        text = clean_transcript(delta.text)
+        text = clean_transcript(delta.text, replacements=self._replacements)
         if self._insert is not None and text and not self.cancel.cancelled:
             self._inserts.put(text)
 
@@ -205,7 +213,7 @@ class LiveFeed:
             session.close()
         timings["transport"] = "realtime"
         timings["commit_to_final_text_ms"] = round((clock() - started) * 1000.0, 1)
-        text = join_transcripts([clean_transcript(t) for t in texts])
+        text = join_transcripts([clean_transcript(t, replacements=self._replacements) for t in texts])
         return LiveResult(text=text, inserted=bool(self._inserted))
 
     @property

@@ -273,6 +273,21 @@ def test_three_500s_fail_with_the_audio_kept_and_retry_succeeds(tmp_path: Path, 
     assert srv.requests[-1].field("model") == "gpt-4o-mini-transcribe"
 
 
+def test_the_users_replacements_apply_to_the_inserted_text_and_to_a_retry(
+        tmp_path: Path, srv: FakeOpenAI, jfk: PcmAudio) -> None:
+    settings = Settings()
+    settings.dictation.replacements = "country => nation; fellow Americans -> friends"
+    rig = make_rig(tmp_path, srv, jfk, settings=settings)
+    recording = rig.dictate()
+    assert recording is not None
+    outcome = rig.service.process(recording, CancelToken())
+    [(text, _target, _method)] = rig.inserter.inserted
+    assert "nation" in text and "friends" in text and "country" not in text.lower(), text
+    assert outcome.entry_id is not None
+    retried = rig.service.retry(outcome.entry_id)
+    assert "nation" in retried.text and "country" not in retried.text.lower(), retried.text
+
+
 def test_cancel_closes_the_upload_at_once_and_marks_the_entry_cancelled(
         tmp_path: Path, srv: FakeOpenAI, jfk: PcmAudio) -> None:
     rig = make_rig(tmp_path, srv, jfk)

@@ -65,7 +65,7 @@ def settings_for(base_url: str, mode: str = "push-to-talk") -> Settings:
 
 
 def open_feed(srv: FakeOpenAI, listener: Listener, pcm: bytes, *, base_url: str | None = None,
-              mode: str = "push-to-talk", inserted: list[str] | None = None,
+              mode: str = "push-to-talk", inserted: list[str] | None = None, replacements: str = "",
               ) -> tuple[RealtimeDictation, LiveFeed | None]:
     base = base_url or srv.base_url
     owner = RealtimeDictation(lambda: OpenAIRealtimeTranscriber(ApiConfig(base, api_key=srv.api_key)), listener)
@@ -74,7 +74,9 @@ def open_feed(srv: FakeOpenAI, listener: Listener, pcm: bytes, *, base_url: str 
         (inserted if inserted is not None else []).append(text)
         return InsertResult(delivered=True, left_on_clipboard=False)
 
-    return owner, owner.open(settings_for(base, mode), ClipMic(pcm), insert)
+    settings = settings_for(base, mode)
+    settings.dictation.replacements = replacements
+    return owner, owner.open(settings, ClipMic(pcm), insert)
 
 
 def test_push_to_talk_feed_gives_the_text_and_shows_deltas(srv: FakeOpenAI, jfk_pcm: bytes) -> None:
@@ -103,6 +105,19 @@ def test_toggle_feed_inserts_utterances_in_order(srv: FakeOpenAI, jfk_pcm: bytes
     joined = "".join(inserted)
     assert joined.lower().count("fellow americans") == 2 and joined.strip() == result.text.strip()
     assert all(piece.startswith(" ") for piece in inserted[1:])  # words never run together
+
+
+def test_toggle_inserts_each_utterance_with_the_users_replacements(srv: FakeOpenAI, jfk_pcm: bytes) -> None:
+    listener, inserted = Listener(), list[str]()
+    _owner, feed = open_feed(srv, listener, jfk_pcm + silence(2.0), mode="toggle", inserted=inserted,
+                             replacements="country => nation")
+    assert feed is not None
+    feed.stop_audio()
+    result = feed.result(CancelToken(), 15.0, {})
+    assert result is not None and result.inserted
+    joined = "".join(inserted)
+    assert "nation" in joined and "country" not in joined.lower(), joined
+    assert "country" not in result.text.lower()
 
 
 def test_drop_returns_none_for_the_rest_fallback_with_a_notice(srv: FakeOpenAI, jfk_pcm: bytes) -> None:

@@ -91,3 +91,4 @@ def test_keywords_from_setting() -> None:
 def test_replacements_from_setting() -> None:
     assert replacements_from_setting("gpt => GPT\nnot a rule\n  open ai -> OpenAI \n => nothing\n") == (
         ("gpt", "GPT"), ("open ai", "OpenAI"))
+    assert replacements_from_setting("gpt => GPT; open ai -> OpenAI;;") == (("gpt", "GPT"), ("open ai", "OpenAI"))
