@@ -77,6 +77,9 @@ class Inserter:
         self.at = time.monotonic()
         return InsertResult(True, False)
 
+    def start_typing(self, target: FocusTarget) -> None:
+        return None  # paste is what is measured
+
 
 class Quiet:
     def on_state(self, state: AppState, detail: str) -> None: ...

@@ -15,6 +15,7 @@ Prints a Markdown table.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import re
 import shutil
@@ -55,6 +56,14 @@ class Monitor:
 def first_loud(samples: np.ndarray, start: int, threshold: float = 0.01) -> int | None:
     hits = np.flatnonzero(np.abs(samples[start:]) > threshold)
     return start + int(hits[0]) if len(hits) else None
+
+
+def heard_since(monitor: Monitor, start: int) -> bool:
+    return first_loud(monitor.samples(), start) is not None
+
+
+def recorded_since(monitor: Monitor, start: int, frames: int) -> bool:
+    return len(monitor.samples()) - start > frames
 
 
 def ttfb(base_url: str, key: str, text: str) -> float:
@@ -160,12 +169,12 @@ def main() -> None:
                 clipboard_set(" ".join(SENTENCES[:20]), "primary")
                 start = len(monitor.samples())
                 xdotool("key", "--clearmodifiers", "ctrl+alt+r")
-                wait_for(lambda s=start: first_loud(monitor.samples(), s) is not None, 20, "sound")
-                wait_for(lambda s=start: len(monitor.samples()) - s > RATE * 2, 10, "two seconds")
+                wait_for(functools.partial(heard_since, monitor, start), 20, "sound")
+                wait_for(functools.partial(recorded_since, monitor, start, RATE * 2), 10, "two seconds")
                 pressed = len(monitor.samples())
                 xdotool("key", "--clearmodifiers", "ctrl+alt+r")
                 app.wait_state("idle", 10)
-                wait_for(lambda p=pressed: len(monitor.samples()) - p > RATE, 5, "a second of recording")
+                wait_for(functools.partial(recorded_since, monitor, pressed, RATE), 5, "a second of recording")
                 samples = monitor.samples()
                 loud = np.flatnonzero(np.abs(samples[pressed:]) > 0.003)
                 latencies.append(loud[-1] / RATE * 1000 if len(loud) else 0.0)

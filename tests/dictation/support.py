@@ -10,6 +10,7 @@ import numpy as np
 import soundfile as sf
 
 from tests.support.app_process import AppProcess
+from tests.support.desktop import wait_for
 
 JFK_TRANSCRIPT = ("And so, my fellow Americans, ask not what your country can do for you,"
                   " ask what you can do for your country.")
@@ -56,6 +57,17 @@ def history(app: AppProcess) -> list[dict[str, Any]]:
 def newest_entry(app: AppProcess, after_id: int = 0) -> dict[str, Any] | None:
     entries = [entry for entry in history(app) if entry["id"] > after_id]
     return entries[0] if entries else None
+
+
+def wait_entry(app: AppProcess, after_id: int, statuses: tuple[str, ...], timeout: float = 60.0
+               ) -> dict[str, Any]:
+    """The newest history entry after ``after_id`` once its status is one of ``statuses``."""
+
+    def ended() -> dict[str, Any]:
+        entry = newest_entry(app, after_id)
+        return entry if entry is not None and entry["status"] in statuses else {}  # {} = keep waiting
+
+    return wait_for(ended, timeout, f"a history entry with status {statuses}")
 
 
 def last_id(app: AppProcess) -> int:

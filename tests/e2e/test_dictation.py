@@ -8,9 +8,8 @@ requests and sets the settings it needs. The kill -9 test runs its own app proce
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -23,6 +22,7 @@ from tests.dictation.support import (
     last_id,
     newest_entry,
     silence_clip,
+    wait_entry,
 )
 from tests.fakeopenai import FakeOpenAIProcess
 from tests.support.app_process import AppProcess, start_app
@@ -31,6 +31,7 @@ from tests.support.desktop import (
     clipboard_get,
     clipboard_set,
     play_into_mic,
+    recall_at_least,
     require_desktop,
     start_target_app,
     wait_for,
@@ -103,27 +104,12 @@ def hold_hotkey_while_playing(app: AppProcess, clip: Path) -> None:
         xdotool("keyup", HOTKEY)
 
 
-def wait_entry(app: AppProcess, after_id: int, statuses: tuple[str, ...], timeout: float = 60.0
-               ) -> dict[str, Any]:
-    """The newest history entry after ``after_id`` once its status is one of ``statuses``."""
-
-    def ended() -> dict[str, Any]:
-        entry = newest_entry(app, after_id)
-        return entry if entry is not None and entry["status"] in statuses else {}  # {} = keep waiting
-
-    return wait_for(ended, timeout, f"a history entry with status {statuses}")
-
-
 def speak_between_ipc_start_and_stop(app: AppProcess, clip: Path) -> None:
     result = app.cli("dictate", "start")
     assert result.returncode == 0, result.stderr
     app.wait_state("recording", timeout=15)
     assert play_into_mic(clip).wait(60) == 0
     assert app.cli("dictate", "stop").returncode == 0
-
-
-def recall_at_least(reference: str, share: float = 0.8) -> Callable[[str], bool]:
-    return lambda text: bool(text) and word_recall(reference, text) >= share
 
 
 def test_push_to_talk_puts_the_words_in_the_focused_app_and_restores_the_clipboard(

@@ -12,10 +12,18 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.dictation.support import JFK_OPENING, JFK_TRANSCRIPT, cut_clip, jfk_path, last_id, newest_entry
-from tests.fakeopenai import FakeOpenAIProcess
+from tests.dictation.support import JFK_OPENING, JFK_TRANSCRIPT, cut_clip, jfk_path, last_id, wait_entry
+from tests.fakeopenai import FakeOpenAIProcess, RecordedRequest
 from tests.support.app_process import AppProcess, start_app
-from tests.support.desktop import TargetApp, play_into_mic, start_target_app, wait_for, word_recall, xdotool
+from tests.support.desktop import (
+    TargetApp,
+    play_into_mic,
+    recall_at_least,
+    start_target_app,
+    wait_for,
+    word_recall,
+    xdotool,
+)
 
 pytestmark = [pytest.mark.desktop, pytest.mark.slow]
 
@@ -83,11 +91,7 @@ def hold_hotkey_while_playing(app: AppProcess, clip: Path) -> None:
         xdotool("keyup", HOTKEY)
 
 
-def recall_at_least(reference: str, share: float = 0.8) -> object:
-    return lambda text: bool(text) and word_recall(reference, text) >= share
-
-
-def by_endpoint(server: FakeOpenAIProcess, endpoint: str) -> list[object]:
+def by_endpoint(server: FakeOpenAIProcess, endpoint: str) -> list[RecordedRequest]:
     return [r for r in server.requests if r.endpoint == endpoint]
 
 
@@ -99,10 +103,10 @@ def test_push_to_talk_streams_and_inserts_the_words(fresh: AppProcess, target: T
     assert word_recall(JFK_TRANSCRIPT, text) >= 0.8
     [session] = by_endpoint(server, "realtime")
     assert by_endpoint(server, "transcriptions") == []  # nothing was uploaded after the release
-    kinds = [event["type"] for event in session.events]  # type: ignore[attr-defined]
+    kinds = [event["type"] for event in session.events]
     assert kinds[0] == "session.update" and kinds.count("input_audio_buffer.commit") == 1
     fresh.wait_state("idle")
-    entry = wait_for(lambda: (e := newest_entry(fresh, before)) and e["status"] == "done" and e, 10, "the entry")
+    entry = wait_entry(fresh, before, ("done",), timeout=10)
     assert word_recall(JFK_TRANSCRIPT, entry["text"]) >= 0.8
     assert Path(entry["audio_path"]).is_file()  # the recording is still kept
 
@@ -145,6 +149,6 @@ def test_socket_drop_mid_utterance_falls_back_to_rest(fresh: AppProcess, target:
     assert word_recall(JFK_TRANSCRIPT, text) >= 0.8
     assert len(by_endpoint(server, "realtime")) == 1 and len(by_endpoint(server, "transcriptions")) == 1
     fresh.wait_state("idle")
-    entry = wait_for(lambda: (e := newest_entry(fresh, before)) and e["status"] == "done" and e, 10, "the entry")
+    entry = wait_entry(fresh, before, ("done",), timeout=10)
     assert "dropped" in fresh.log_text()
     assert word_recall(JFK_TRANSCRIPT, entry["text"]) >= 0.8

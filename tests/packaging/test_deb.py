@@ -155,7 +155,11 @@ def running_app(installation: Installation, app_env: dict[str, str], tmp_path: P
 
 def test_installed_gui_shows_tray_follows_autostart_and_quits(running_app: InstalledApp,
                                                                app_env: dict[str, str]) -> None:
-    status = wait_for(lambda: (s := running_app.status()) and s.get("tray") and s, 60, "the installed app's tray")
+    def with_tray() -> dict[str, Any]:
+        status = running_app.status()
+        return status if status and status.get("tray") else {}  # {} = keep waiting
+
+    status = wait_for(with_tray, 60, "the installed app's tray")
     assert status["tray"] is True and status["pid"] == running_app.process.pid
 
     entry = Path(app_env["XDG_CONFIG_HOME"]) / "autostart" / "sayso.desktop"
@@ -176,10 +180,11 @@ def test_installed_gui_shows_tray_follows_autostart_and_quits(running_app: Insta
                  "XDG_CONFIG_HOME": str(running_app.profile.parent / "home-config")}
     login = subprocess.Popen(command, env=login_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        def login_status() -> dict[str, Any] | None:
+        def login_status() -> dict[str, Any]:
             assert login.poll() is None, f"the autostart command exited with {login.returncode}"
             result = _run([SAYSO, "status"], env=login_env, timeout=30, check=False)
-            return json.loads(result.stdout) if result.returncode == 0 else None
+            answer: dict[str, Any] = json.loads(result.stdout) if result.returncode == 0 else {}
+            return answer
 
         started = wait_for(login_status, 60, "the app started by the autostart entry")
         assert started["pid"] == login.pid and started["window_visible"] is False  # --minimized: tray only

@@ -219,6 +219,11 @@ def _words(text: str) -> list[str]:
     return [word.replace("'", "") for word in re.findall(r"[\w']+", text.casefold())]
 
 
+def recall_at_least(reference: str, share: float = 0.8) -> Callable[[str], bool]:
+    """A predicate for waits: the text holds at least ``share`` of the reference's words."""
+    return lambda text: bool(text) and word_recall(reference, text) >= share
+
+
 def word_recall(reference: str, hypothesis: str) -> float:
     """Share of the reference's words (with multiplicity) that the hypothesis contains, ignoring case,
     punctuation and order. 1.0 = every word recognised."""

@@ -3,6 +3,7 @@ tasks in a row neither leak threads nor crash when Python and Qt release their o
 
 from __future__ import annotations
 
+import functools
 import gc
 import threading
 
@@ -13,14 +14,18 @@ from desktop_app.core.errors import Cancelled
 from desktop_app.qt.tasks import TaskRunner
 
 
+def number_for(n: int, _token: CancelToken) -> int:
+    return n
+
+
 def test_many_short_tasks_each_end_once_and_release_their_threads(qtbot: QtBot) -> None:
     runner = TaskRunner()
     outcomes: list[object] = []
     finished: list[str] = []
     for n in range(200):
-        task = runner.start(f"t{n}", lambda _token, n=n: n)
+        task = runner.start(f"t{n}", functools.partial(number_for, n))
         task.succeeded.connect(outcomes.append)
-        task.finished.connect(lambda name=task.name: finished.append(name))
+        task.finished.connect(functools.partial(finished.append, task.name))
     qtbot.waitUntil(lambda: len(finished) == 200, timeout=30_000)
     gc.collect()
     assert sorted(outcomes) == list(range(200))  # type: ignore[type-var]
