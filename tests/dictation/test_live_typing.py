@@ -9,13 +9,10 @@ a text field that starts with the user's own text and fails the test if Sayso er
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from desktop_app.audio.encode import decode_file
 from desktop_app.core.cancel import CancelToken
 from desktop_app.core.models import ApiConfig, EncodedAudio, PcmAudio, Transcript, TranscriptDelta
 from desktop_app.core.models import TranscriptionOptions as Options
@@ -31,25 +28,6 @@ from tests.support.desktop import wait_for, word_recall
 
 USER_TEXT = "Notes from Zoë: "  # already in the field before dictating; must survive everything
 FINAL = "And so, my fellow Earthlings, ask not what your planet can do for you — Grüße, café ✓"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI(preload=True) as srv:
-        yield srv
-
-
-@pytest.fixture
-def srv(server: FakeOpenAI) -> Iterator[FakeOpenAI]:
-    server.clear_faults()
-    server.clear_requests()
-    yield server
-    server.clear_faults()
-
-
-@pytest.fixture(scope="module")
-def jfk(shared_dir: Path) -> PcmAudio:
-    return decode_file(shared_dir / "audio" / "jfk.flac")
 
 
 class MarksTheFinal:

@@ -5,7 +5,7 @@ real socket (a real speech model transcribes)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from desktop_app.app.dictation import VadTools
-from desktop_app.audio.encode import decode_file
 from desktop_app.core.cancel import CancelToken
 from desktop_app.core.errors import AudioDeviceError, Cancelled
 from desktop_app.core.models import (
@@ -37,25 +36,6 @@ from tests.fakeopenai import FakeOpenAI
 from tests.support.desktop import wait_for, word_recall
 
 TARGET = FocusTarget(window_id=42, app_name="editor")
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI(preload=True) as srv:
-        yield srv
-
-
-@pytest.fixture
-def srv(server: FakeOpenAI) -> Iterator[FakeOpenAI]:
-    server.clear_faults()
-    server.clear_requests()
-    yield server
-    server.clear_faults()
-
-
-@pytest.fixture(scope="module")
-def jfk(shared_dir: Path) -> PcmAudio:
-    return decode_file(shared_dir / "audio" / "jfk.flac")
 
 
 class FakeMic:
