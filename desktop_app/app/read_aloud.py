@@ -10,13 +10,16 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import threading
+import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from desktop_app.core.cancel import CancelToken
 from desktop_app.core.errors import SaysoError
 from desktop_app.core.models import ApiConfig
-from desktop_app.core.settings import Settings
+from desktop_app.core.settings import ApiSettings, Settings
 from desktop_app.services.read_to_file import SAVE_EXTENSIONS
 from desktop_app.services.speech_engine import EngineChoice
 
@@ -68,11 +71,13 @@ def _close_player() -> None:
 
 # ----- adapters the services get ------------------------------------------------------------------------
 
-def make_synthesizer(credentials: Credentials, choice: EngineChoice, settings: Settings) -> Synthesizer:
+def make_synthesizer(credentials: Credentials | RecentApiConfig, choice: EngineChoice,
+                     settings: Settings) -> Synthesizer:
     """The PCM speech engine for ``choice`` (the Realtime engine is added by its issue)."""
     from desktop_app.providers.openai_tts import OpenAISpeech
 
-    config: ApiConfig = credentials.api_config(settings)
+    config: ApiConfig = (credentials.get(settings) if isinstance(credentials, RecentApiConfig)
+                         else credentials.api_config(settings))
     if choice.name == "realtime" or settings.read.engine == "auto":
         from desktop_app.app import realtime_speech  # realtime engine, and auto's REST → realtime fallback
 
@@ -131,6 +136,50 @@ def _has_key(credentials: Credentials, settings: Settings) -> bool:
         return False
 
 
+class RecentApiConfig:
+    """``credentials.api_config`` for the start of one reading, looked up once.
+
+    With the key in the system keyring every lookup is a Secret Service round trip over D-Bus (13-17 ms on
+    the test desktop), and starting a reading needs the config twice (is there a key? then the engine).
+    The read hotkey also looks it up ahead (:func:`warm_up`, while the selection is being read), so the
+    reading finds it ready. A config is reused only for ``max_age_s``: a key changed later is seen by the
+    next reading.
+    """
+
+    def __init__(self, credentials: Credentials, max_age_s: float = 1.5) -> None:
+        self._credentials = credentials
+        self._max_age_s = max_age_s
+        self._lock = threading.Lock()
+        self._cached: tuple[float, ApiSettings, ApiConfig] | None = None
+
+    def get(self, settings: Settings) -> ApiConfig:
+        with self._lock:  # one lookup at a time: a reading that starts during the warm-up waits for it
+            cached = self._cached
+            now = time.monotonic()
+            if cached is not None and cached[1] == settings.api and now - cached[0] < self._max_age_s:
+                return cached[2]
+            config = self._credentials.api_config(settings)
+            self._cached = (now, replace(settings.api), config)
+            return config
+
+    def has_key(self, settings: Settings) -> bool:
+        try:
+            return bool(self.get(settings).api_key)
+        except SaysoError:
+            return False
+
+
+def warm_up(configs: RecentApiConfig, settings: Settings) -> None:
+    """Run on a worker as the read hotkey is pressed, while the selection is read: what the reading's first
+    request would otherwise wait for (the key from the keyring, the HTTP modules, the shared TLS context)."""
+    if not configs.has_key(settings):
+        return  # the system voice will read: nothing to prepare
+    from desktop_app.providers import openai_tts  # noqa: F401  (imports httpx and the speech client)
+    from desktop_app.providers.http_client import tls_context
+
+    tls_context()
+
+
 # ----- GUI wiring ------------------------------------------------------------------------------------------
 
 def wire(ctx: AppContext) -> None:
@@ -156,15 +205,17 @@ def wire(ctx: AppContext) -> None:
         clipboard = QGuiApplication.clipboard()
         return clipboard.text() if clipboard is not None else ""
 
+    configs = RecentApiConfig(ctx.credentials)
     deps = ReadDeps(
         settings=lambda: settings.settings,
         read_selection=ctx.platform.selection.read_selection,
         read_clipboard=read_clipboard,
-        has_key=lambda s: _has_key(ctx.credentials, s),
-        make_synthesizer=lambda choice, s: make_synthesizer(ctx.credentials, choice, s),
+        has_key=configs.has_key,
+        make_synthesizer=lambda choice, s: make_synthesizer(configs, choice, s),
         sink=lambda: _player if _player_problem == "" else None,
         sink_problem=lambda: _player_problem,
         open_writer=SoundFileWriter,
+        warm_up=lambda s: warm_up(configs, s),
     )
     controller = ReadController(ctx.tasks, deps, parent=ctx.controller)
     ctx.controller.reader = controller

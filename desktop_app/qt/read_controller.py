@@ -46,6 +46,9 @@ class ReadDeps:
     sink: Callable[[], ReadSink | None]  # the shared warm player; None when it could not be opened
     sink_problem: Callable[[], str]
     open_writer: Callable[[str], AudioFileWriter]  # worker thread
+    # Prepares what the first speech request needs (key, HTTP client); run on a worker while the selection
+    # is read, so the two waits overlap instead of adding up.
+    warm_up: Callable[[Settings], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,10 @@ class ReadController(QObject):
 
         task = self._tasks.start("read-selection", capture)
         self._selection_task = task
+        warm_up = deps.warm_up
+        if warm_up is not None:
+            settings = deps.settings()
+            self._tasks.start("read-warm-up", lambda _token: warm_up(settings))
         task.succeeded.connect(self._on_selection)
         task.failed.connect(self._on_selection_failed)
         task.finished.connect(lambda: self._clear_selection_task(task))

@@ -200,6 +200,13 @@ async def admin_speech_rate(request: web.Request) -> web.Response:
     return web.json_response({"words_per_minute": tts.speech_rate()})
 
 
+async def admin_speech_tone(request: web.Request) -> web.Response:
+    """GET/PUT {"steady_tone": bool}: see tts.set_steady_tone."""
+    if request.method == "PUT":
+        tts.set_steady_tone(bool((await request.json()).get("steady_tone")))
+    return web.json_response({"steady_tone": tts.steady_tone()})
+
+
 async def admin_preload(request: web.Request) -> web.Response:
     await asyncio.get_running_loop().run_in_executor(None, asr.preload)
     return web.json_response({"ok": True})
@@ -223,4 +230,5 @@ def build_app(state: ServerState) -> web.Application:
     app.router.add_route("*", "/_admin/{name:valid_keys|models}", admin_set)
     app.router.add_post("/_admin/preload", admin_preload)
     app.router.add_route("*", "/_admin/speech_rate", admin_speech_rate)
+    app.router.add_route("*", "/_admin/speech_tone", admin_speech_tone)
     return app

@@ -215,6 +215,10 @@ class FakeOpenAIProcess:
         """Fast speech for long-text tests (see tts.set_speech_rate); None restores the default."""
         self.admin.put("/_admin/speech_rate", json={"words_per_minute": words_per_minute}).raise_for_status()
 
+    def set_steady_tone(self, enabled: bool) -> None:
+        """A steady tone instead of speech, as long as the speech (see tts.set_steady_tone)."""
+        self.admin.put("/_admin/speech_tone", json={"steady_tone": enabled}).raise_for_status()
+
 
 def _read_line(stream: IO[str] | None, timeout_s: float) -> str:
     """readline() with a deadline: a thread reads, the caller waits on it."""

@@ -18,6 +18,8 @@ _cache_lock = threading.Lock()
 _CACHE_ENTRIES = 256
 _NORMAL_WPM = 175  # espeak-ng's default rate: speed 1.0
 _fast_wpm: int | None = None  # set_speech_rate(): the rate at speed 1.0 for fast (long-text) tests
+_steady_tone = False  # set_steady_tone(): a tone instead of the words (benchmarks of chunk boundaries)
+TONE_HZ = 440.0
 
 
 def set_speech_rate(words_per_minute: int | None) -> None:
@@ -32,6 +34,25 @@ def set_speech_rate(words_per_minute: int | None) -> None:
     if words_per_minute is not None and not 80 <= words_per_minute <= 10_000:
         raise ValueError(f"words_per_minute must be between 80 and 10000, got {words_per_minute}")
     _fast_wpm = words_per_minute
+
+
+def set_steady_tone(enabled: bool) -> None:
+    """Answer every speech request (REST and realtime) with a steady tone exactly as long as the speech
+    espeak-ng renders for it (so synthesis time and audio length stay real), with no pause inside it and
+    no silence at its ends. Played back to back, the chunks of a reading then make one unbroken tone: any
+    silence a recording shows was made between the chunks, by the client (bench/read_aloud_bench.py)."""
+    global _steady_tone
+    _steady_tone = bool(enabled)
+
+
+def steady_tone() -> bool:
+    return _steady_tone
+
+
+def _tone_like(pcm: bytes) -> bytes:
+    n = len(pcm) // 2
+    wave = 0.3 * np.sin(2 * np.pi * TONE_HZ * np.arange(n) / RATE)
+    return np.round(wave * 32767).astype("<i2").tobytes()
 
 
 def speech_rate() -> int | None:
@@ -63,7 +84,13 @@ VOICE_PITCH = {
 
 
 def synthesize(text: str, voice: str = "alloy", speed: float = 1.0) -> bytes:
-    """PCM s16le mono 24 kHz for `text`. The text goes through stdin, never the command line."""
+    """PCM s16le mono 24 kHz for `text` (a steady tone of that length under set_steady_tone)."""
+    pcm = _speech(text, voice, speed)
+    return _tone_like(pcm) if _steady_tone else pcm
+
+
+def _speech(text: str, voice: str, speed: float) -> bytes:
+    """espeak-ng's speech for `text`, cached. The text goes through stdin, never the command line."""
     rate = words_per_minute(speed)
     key = (text, voice, rate)
     with _cache_lock:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ssl
+
+import certifi
 import pytest
 
 from desktop_app.core.errors import SettingsError
 from desktop_app.core.models import ApiConfig
 from desktop_app.core.redact import redact
-from desktop_app.providers.http_client import api_url, make_client, realtime_url
+from desktop_app.providers.http_client import api_url, make_client, realtime_url, tls_context
 
 
 @pytest.mark.parametrize("base", ["https://api.openai.com/v1", "https://api.openai.com/v1/",
@@ -45,3 +48,22 @@ def test_optional_headers_are_not_sent_when_unset() -> None:
 def test_bad_base_url_is_a_settings_error(base: str) -> None:
     with pytest.raises(SettingsError, match="base URL"):
         make_client(ApiConfig(base))
+
+
+def test_every_client_shares_one_certificate_verifying_tls_context() -> None:
+    # Building a TLS context loads the whole CA bundle (20-40 ms): once per process, not once per client.
+    with make_client(ApiConfig("https://api.openai.com/v1")) as first, \
+            make_client(ApiConfig("https://example.com/v1", api_key="sk-other")) as second:
+        contexts = {id(tls_context())}
+        for client in (first, second):
+            pool = client._transport._pool  # type: ignore[attr-defined]
+            contexts.add(id(pool._ssl_context))
+    assert len(contexts) == 1
+    assert tls_context().verify_mode == ssl.CERT_REQUIRED and tls_context().check_hostname
+
+
+def test_the_tls_context_follows_ssl_cert_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    default = tls_context()
+    monkeypatch.setenv("SSL_CERT_FILE", certifi.where())
+    assert tls_context() is not default  # a CA bundle named in the environment is loaded, as httpx would
+    assert tls_context() is tls_context()

@@ -172,6 +172,7 @@ class Rig:
             sink_problem=lambda: "no output device in this test",
             open_writer=lambda path: pytest.fail("nothing is saved here"),
         )
+        self.deps = deps
         self.controller = ReadController(self.tasks, deps)
         self.controller.notice.connect(lambda _title, message, _level: self.notices.append(message))
 
