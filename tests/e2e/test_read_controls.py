@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from desktop_app.services.read_text import PreparedText
-from tests.e2e.test_read_aloud import LONG, SpeakerMonitor, ended_lines
+from tests.e2e.test_read_aloud import LONG, ended_lines
 from tests.fakeopenai import FakeOpenAIProcess
 from tests.support.app_process import AppProcess, start_app
 from tests.support.desktop import require_desktop, transcribe, wait_for
+from tests.support.speaker import SpeakerMonitor
 
 pytestmark = [pytest.mark.desktop, pytest.mark.slow]
 
@@ -41,13 +42,6 @@ def app(fake: FakeOpenAIProcess, tmp_path_factory: pytest.TempPathFactory) -> It
     process = start_app(tmp_path_factory.mktemp("read-controls"), env=env, args=("--minimized",))
     yield process
     assert process.quit() == 0
-
-
-@pytest.fixture
-def speaker(tmp_path: Path) -> Iterator[SpeakerMonitor]:
-    monitor = SpeakerMonitor(tmp_path / "speaker.raw")
-    yield monitor
-    monitor.close()
 
 
 def control(app: AppProcess, action: str) -> str:

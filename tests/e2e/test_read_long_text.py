@@ -19,7 +19,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,9 +30,9 @@ from desktop_app.core.ports import Synthesizer
 from desktop_app.providers.openai_tts import OpenAISpeech
 from desktop_app.services.read_aloud import ReadAloudSession, ReadOutcome
 from desktop_app.services.read_text import PreparedText
-from tests.e2e.test_read_aloud import SpeakerMonitor
 from tests.fakeopenai import FakeOpenAIProcess
 from tests.support.desktop import require_desktop, wait_for
+from tests.support.speaker import SpeakerMonitor
 
 pytestmark = [pytest.mark.desktop, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -157,13 +156,6 @@ def player() -> Iterator[Player]:
     assert opened.wait_ready(10), "the PulseAudio output did not start"
     yield opened
     opened.close()
-
-
-@pytest.fixture
-def speaker(tmp_path: Path) -> Iterator[SpeakerMonitor]:
-    monitor = SpeakerMonitor(tmp_path / "speaker.raw")
-    yield monitor
-    monitor.close()
 
 
 def play_through(text: str, fake: FakeOpenAIProcess, player: Player, speaker: SpeakerMonitor,

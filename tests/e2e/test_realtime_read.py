@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from tests.support.desktop import (
     word_recall,
     xdotool,
 )
+from tests.support.speaker import SpeakerMonitor
 
 HOTKEY = "ctrl+alt+r"
 SHORT = ("The quick brown fox jumps over the lazy dog. A small river runs past the old mill. "
@@ -31,44 +31,6 @@ SHORT = ("The quick brown fox jumps over the lazy dog. A small river runs past t
 LONG = " ".join(f"Paragraph {n} tells a calm story about a garden where tomatoes and beans grow tall."
                 for n in range(1, 40))
 SWITCH_NOTICE = "is no longer available on the server"
-
-
-class Speaker:
-    """parec on speaker.monitor as raw s16le mono 24 kHz, readable while it records."""
-
-    RATE = 24_000
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.process = subprocess.Popen(
-            ["parec", "-d", "speaker.monitor", "--raw", "--format=s16le", "--channels=1", f"--rate={self.RATE}",
-             "--latency-msec=10", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: path.exists() and path.stat().st_size > 4800, 10, "parec to record the speaker")
-
-    def samples(self) -> np.ndarray:
-        data = self.path.read_bytes()
-        return np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2").astype(np.float32) / 32768.0
-
-    def now(self) -> int:
-        return self.path.stat().st_size // 2
-
-    def loud_since(self, start: int, threshold: float = 0.01) -> bool:
-        tail = self.samples()[start:]
-        return len(tail) > 0 and float(np.sqrt(np.mean(tail[-2400:] ** 2))) > threshold
-
-    def silent_for(self, seconds: float, threshold: float = 0.003) -> bool:
-        tail = self.samples()[-int(seconds * self.RATE):]
-        return len(tail) >= int(seconds * self.RATE) and float(np.max(np.abs(tail))) < threshold
-
-    def save_wav(self, path: Path, start: int = 0) -> Path:
-        import soundfile as sf
-
-        sf.write(str(path), self.samples()[start:], self.RATE, subtype="PCM_16")
-        return path
-
-    def close(self) -> None:
-        self.process.terminate()
-        self.process.wait(5)
 
 
 @pytest.fixture(scope="module")
@@ -86,13 +48,6 @@ def app(fake: FakeOpenAIProcess, tmp_path_factory: pytest.TempPathFactory) -> It
     wait_for(lambda: "Read hotkey" in process.log_text(), 20, "the read hotkey to be registered")
     yield process
     assert process.quit() == 0
-
-
-@pytest.fixture
-def speaker(tmp_path: Path) -> Iterator[Speaker]:
-    monitor = Speaker(tmp_path / "speaker.raw")
-    yield monitor
-    monitor.close()
 
 
 @pytest.fixture
@@ -120,7 +75,7 @@ def used(server: FakeOpenAIProcess) -> list[str]:
 
 
 def test_selection_is_read_aloud_through_the_realtime_api(app: AppProcess, server: FakeOpenAIProcess,
-                                                         speaker: Speaker, tmp_path: Path) -> None:
+                                                         speaker: SpeakerMonitor, tmp_path: Path) -> None:
     ended = len(ended_lines(app))
     with start_target_app("textedit", tmp_path, initial_text=SHORT) as target:
         target.focus()
@@ -139,7 +94,8 @@ def test_selection_is_read_aloud_through_the_realtime_api(app: AppProcess, serve
     assert session.query == {"model": "gpt-realtime-2.1-mini"}
 
 
-def test_stop_silences_the_realtime_reading(app: AppProcess, server: FakeOpenAIProcess, speaker: Speaker) -> None:
+def test_stop_silences_the_realtime_reading(app: AppProcess, server: FakeOpenAIProcess,
+                                            speaker: SpeakerMonitor) -> None:
     clipboard_set(LONG, "primary")
     start = speaker.now()
     xdotool("key", "--clearmodifiers", HOTKEY)
