@@ -119,7 +119,7 @@ def wire(ctx: AppContext) -> None:
     """Builds the dictation controller and connects it to the hotkeys, tray, window and IPC."""
     from PySide6.QtGui import QGuiApplication
 
-    from desktop_app.audio.capture import MicCapture
+    from desktop_app.audio.capture import STANDBY_AFTER_S, MicCapture
     from desktop_app.qt.dictation_controller import DictationController
     from desktop_app.services.realtime_dictation import RealtimeDictation
     from desktop_app.ui.history_page import HistoryRow
@@ -129,6 +129,8 @@ def wire(ctx: AppContext) -> None:
     mic = MicCapture()
 
     def open_mic() -> None:
+        # None: never rest, so the pre-roll before key-down is always there (the user's choice of CPU for it).
+        mic.standby_after_s = None if settings.settings.audio.keep_mic_ready else STANDBY_AFTER_S
         try:
             mic.open(settings.settings.audio.input_device)
             if mic.device_warning:
@@ -246,7 +248,7 @@ def wire(ctx: AppContext) -> None:
             if service.recording:
                 controller.cancel()
             controller.register_hotkeys()
-        elif key == "audio.input_device":
+        elif key in ("audio.input_device", "audio.keep_mic_ready"):
             open_mic()
 
     settings.changed.connect(on_setting)

@@ -95,3 +95,24 @@ def test_idle_app_rests_its_streams_and_wakes_them_for_dictation_and_reading(
     assert "finished=True" in ended and "underruns=0" in ended, ended
     app.wait_state("idle")
     wait_for(lambda: resting(pid), 30, "the speaker to rest again after reading")
+
+
+def test_keep_mic_ready_keeps_the_microphone_running_until_turned_off(
+        app: AppProcess, speaker: SpeakerMonitor) -> None:
+    status = app.status()
+    assert status is not None
+    pid = int(status["pid"])
+    assert app.cli("config", "set", "audio.keep_mic_ready", "true").returncode == 0
+    try:
+        wait_for(lambda: app_streams(pid)["source-outputs"] == [False], 30, "the microphone to run again")
+        # A reading plus the speaker's own rest afterwards lasts longer than the microphone's 5 s standby.
+        ended_before = app.log_text().count("read-aloud ended")
+        start = speaker.now()
+        assert app.cli("read", TEXT).returncode == 0
+        wait_for(lambda: speaker.loud_since(start), 15, "speech at the speaker")
+        wait_for(lambda: app.log_text().count("read-aloud ended") > ended_before, 60, "the reading to end")
+        wait_for(lambda: app_streams(pid)["sink-inputs"] == [True], 30, "the speaker to rest")
+        assert app_streams(pid)["source-outputs"] == [False], "the microphone rested although asked not to"
+    finally:
+        assert app.cli("config", "set", "audio.keep_mic_ready", "false").returncode == 0
+    wait_for(lambda: resting(pid), 30, "the microphone to rest once the setting is off")
