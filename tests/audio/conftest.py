@@ -10,12 +10,14 @@ null sink ``speaker``: ``parec -d speaker.monitor`` hears what the app plays.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 import signal
 import subprocess
 import tempfile
 import threading
+import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,7 +143,8 @@ class MonitorRecorder:
 
     def _pump(self) -> None:
         assert self.proc.stdout is not None
-        while chunk := self.proc.stdout.read1(4096):
+        stdout = typing.cast(io.BufferedReader, self.proc.stdout)  # Popen without text=: a buffered reader
+        while chunk := stdout.read1(4096):
             with self.cond:
                 self.data += chunk
                 self.cond.notify_all()

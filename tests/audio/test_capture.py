@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from desktop_app.audio import vad
-from desktop_app.audio.capture import CaptureState, MicCapture
+from desktop_app.audio.capture import CaptureState, Levels, MicCapture
 from desktop_app.core.errors import AudioDeviceError
 from desktop_app.core.models import PcmAudio
 from tests.audio.conftest import PulseServer, play_into_mic, start_pulse, write_wav
@@ -125,7 +125,11 @@ def test_levels_follow_the_input(capture: MicCapture, pulse: PulseServer, audio_
     player = play_into_mic(pulse, clip)
     assert capture.wait_for_sound(-20.0, timeout=10)
     # The meter's window fills within a block or two of the onset: wait for it rather than read it once.
-    loud = wait_for(lambda: (levels := capture.levels()).meter > 0.6 and levels, 5, "the meter to rise")
+    def risen() -> Levels | None:
+        levels = capture.levels()
+        return levels if levels.meter > 0.6 else None
+
+    loud = wait_for(risen, 5, "the meter to rise")
     player.wait(timeout=10)
     assert quiet.meter < 0.1
     assert -12.0 < loud.peak_dbfs <= 0.0

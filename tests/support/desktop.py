@@ -52,7 +52,7 @@ def require_desktop() -> None:
         )
 
 
-def wait_for(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.02) -> T:
+def wait_for(predicate: Callable[[], T | None], timeout: float, what: str, interval: float = 0.02) -> T:
     """Poll `predicate` until it returns something truthy and return that; fail the test naming `what`."""
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
