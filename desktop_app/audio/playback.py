@@ -39,6 +39,9 @@ BLOCK_S = 0.02  # callback period: stop() silences within about this (plus the d
 # The stream rests after this much idle silence: sentences and cues in quick succession share a running
 # stream, an app idling in the tray has no audio thread waking up every 20 ms.
 STANDBY_AFTER_S = 3.0
+# Silence for this long before a write (longer than the device's buffer) and a running stream is restarted
+# so the new sound does not queue behind the silence already in the device.
+DRY_RESTART_AFTER_S = 0.15
 
 
 class Player:
@@ -219,21 +222,38 @@ class Player:
             self._run_lock.release()
 
     def _wake(self) -> None:
-        """Audio is about to be written: restart the stream if it is in standby (a few ms)."""
+        """Audio is about to be written: restart the stream if it is in standby, or if it has run dry (a few
+        ms). A running stream that has been playing silence holds ~40 ms of it queued in the device: new audio
+        would wait behind that, so a fresh start gets the first sound out sooner (3-22 ms instead of ~55)."""
         with self._run_lock:
-            self._last_write = time.monotonic()
+            now = self._last_write = time.monotonic()
             stream = self._stream
-            if not self._standby or stream is None:
+            if stream is None:
                 return
-            self._started_at = time.monotonic()
+            if self._standby:
+                how = "woke from standby"
+                restart = stream.stop  # the callback ended it; PortAudio starts only a stopped stream
+            elif self._ran_dry(now):
+                how = "restarted after silence"
+                restart = stream.abort  # drop the queued silence
+                self._standby = True  # the abort's finished-callback is ours, not a failure
+            else:
+                return
+            self._started_at = now
             try:
-                stream.stop()  # the callback ended it; PortAudio starts only a stopped stream
+                restart()
                 stream.start()
             except sd.PortAudioError as exc:
                 self._error = devices.translate_error(exc, "output", self._device_setting)
                 raise self._error from exc
-            self._standby = False
-        log.info("audio output %r woke from standby", self.device_name)
+            finally:
+                self._standby = False
+        log.debug("audio output %r %s", self.device_name, how)
+
+    def _ran_dry(self, now: float) -> bool:
+        """Running, nothing left to play, and the last real sound is out of the device's buffer too."""
+        return (self._ready.is_set() and self._w <= max(self._r, self._skip_to) and not self._paused
+                and now - max(self._last_sound, self._started_at) > DRY_RESTART_AFTER_S)
 
     def _finished(self) -> None:
         if self._standby:  # our own CallbackStop: the stream rests, nothing failed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 
 from desktop_app.audio.cues import CuePlayer, cue_pcm
 from desktop_app.audio.playback import Player
+from tests.audio.conftest import RATE as MONITOR_RATE
 from tests.audio.conftest import MonitorRecorder, PulseServer
 from tests.audio.signals import loud_mask, to_pcm, tone, tone_span_and_largest_gap
 from tests.support.desktop import wait_for
@@ -79,7 +81,8 @@ def test_stop_silences_at_once_and_unblocks_the_writer(player: Player,
     assert player.drain(timeout=1)  # nothing left to play
     assert speaker_monitor.wait_seconds(heard_at_stop + 0.5)
     _start, end, _gap = tone_span_and_largest_gap(speaker_monitor.stop())
-    assert end - heard_at_stop < 0.15, f"sound went on {end - heard_at_stop:.3f} s after stop()"
+    # The bound is issue 5's "stops within 200 ms" (the tone would go on for seconds); the figure is a bench's.
+    assert end - heard_at_stop < 0.2, f"sound went on {end - heard_at_stop:.3f} s after stop()"
     assert player.played_seconds < 1.5
 
 
@@ -164,5 +167,31 @@ def test_idle_speaker_rests_and_the_next_write_plays_in_full(pulse: PulseServer,
         out.write(to_pcm(tone(0.2)))  # and wakes again
         out.stop()  # Stop right after a wake-up still silences and unblocks
         assert out.buffered_seconds == 0.0
+    finally:
+        out.close()
+
+
+def test_a_write_after_silence_restarts_the_running_stream_and_plays_in_full(
+        pulse: PulseServer, speaker_monitor: MonitorRecorder) -> None:
+    """Latency: a running stream that has played only silence for a while is restarted by the next write
+    (the device's queued silence is dropped); the sound after the restart is whole and nothing failed."""
+    out = Player(buffer_s=0.5, standby_after_s=None)  # never rests: only the dry-restart path is exercised
+    try:
+        out.open("", 24_000)
+        assert out.wait_ready(10), "the output stream never started"
+        out.write(cue_pcm("stop"))
+        assert out.drain(timeout=10)
+        wait_for(lambda: out._ran_dry(time.monotonic()), 10, "the stream to have played only silence")
+        assert out.stream_running
+
+        mark = int(speaker_monitor.seconds * MONITOR_RATE)  # the first cue is over: judge only the second
+        out.write(cue_pcm("stop"))  # restarts the stream, then plays
+        assert out.stream_running and out.error is None
+        assert not out._ran_dry(time.monotonic())
+        assert out.drain(timeout=10)
+        assert speaker_monitor.wait_seconds(speaker_monitor.seconds + 0.3)
+        start, end, _gap = tone_span_and_largest_gap(speaker_monitor.stop()[mark:], threshold_dbfs=-25.0)
+        assert end - start == pytest.approx(0.12, abs=0.015), "the cue was clipped by the restart"
+        assert out.underruns == 0 and out.error is None
     finally:
         out.close()
