@@ -10,12 +10,19 @@ and then the text is copied with a "press Ctrl+V" notice. user32/kernel32 are lo
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from desktop_app.core.errors import PlatformUnsupported
 from desktop_app.core.ports import FocusTarget, InsertResult, TypingSession
-from desktop_app.platform.clipboard_copy_selection import PollingChangeWatch, copy_selection
+from desktop_app.platform.clipboard_copy_selection import (
+    COPY_TIMEOUT,
+    PollingChangeWatch,
+    copy_selection,
+    is_whole_line_copy,
+)
 
 # Exact Win32 widths (ctypes.wintypes uses C long, which is 8 bytes on Linux and would skew the layout).
 WORD, DWORD, LONG, ULONG_PTR = ctypes.c_uint16, ctypes.c_uint32, ctypes.c_int32, ctypes.c_size_t
@@ -23,6 +30,14 @@ INPUT_KEYBOARD = 1
 KEYEVENTF_KEYUP, KEYEVENTF_UNICODE = 0x0002, 0x0004
 VK_BACK, VK_CONTROL, VK_SHIFT, VK_RETURN = 0x08, 0x11, 0x10, 0x0D
 CF_UNICODETEXT = 13
+# CF_BITMAP, CF_METAFILEPICT, CF_PALETTE, CF_ENHMETAFILE, CF_OWNERDISPLAY, CF_DSPBITMAP, CF_DSPMETAFILEPICT,
+# CF_DSPENHMETAFILE: GDI handles or owner-drawn, not HGLOBAL memory.
+GDI_HANDLE_FORMATS = frozenset({2, 3, 9, 14, 0x80, 0x82, 0x83, 0x8E})
+CF_PRIVATEFIRST, CF_GDIOBJLAST = 0x200, 0x3FF  # CF_PRIVATE* and CF_GDIOBJ* ranges: handles we cannot copy
+REGISTERED_FORMAT_FIRST = 0xC000
+# OLE's pointers to the copying app's live data object: stale once another app owned the clipboard.
+LIVE_OBJECT_FORMATS = frozenset({"DataObject", "Ole Private Data"})
+OPEN_ATTEMPTS, OPEN_RETRY_INTERVAL = 10, 0.01
 GMEM_MOVEABLE = 0x0002
 SEND_CHUNK = 64  # events per SendInput call: long texts in one call get dropped by some targets
 COPIED_MESSAGE = "Copied — press Ctrl+V"
@@ -77,8 +92,33 @@ def shortcut_inputs(*vks: int) -> list[INPUT]:
     return [_key(vk=vk) for vk in vks] + [_key(vk=vk, flags=KEYEVENTF_KEYUP) for vk in reversed(vks)]
 
 
+# Handles and pointers are 64-bit: without these, ctypes would pass and return them as 32-bit C ints.
+_HANDLE, _UINT = ctypes.c_void_p, ctypes.c_uint
+CLIPBOARD_SIGNATURES: dict[str, dict[str, tuple[Any, list[Any]]]] = {
+    "user32": {
+        "OpenClipboard": (ctypes.c_int, [_HANDLE]),
+        "GetClipboardData": (_HANDLE, [_UINT]),
+        "SetClipboardData": (_HANDLE, [_UINT, _HANDLE]),
+        "EnumClipboardFormats": (_UINT, [_UINT]),
+        "GetClipboardFormatNameW": (ctypes.c_int, [_UINT, ctypes.c_wchar_p, ctypes.c_int]),
+        "GetClipboardSequenceNumber": (DWORD, []),
+    },
+    "kernel32": {
+        "GlobalAlloc": (_HANDLE, [_UINT, ctypes.c_size_t]),
+        "GlobalLock": (ctypes.c_void_p, [_HANDLE]),
+        "GlobalUnlock": (ctypes.c_int, [_HANDLE]),
+        "GlobalSize": (ctypes.c_size_t, [_HANDLE]),
+        "GlobalFree": (_HANDLE, [_HANDLE]),
+    },
+}
+
+
 def _load(name: str) -> Any:  # pragma: no cover - Windows only
-    return ctypes.WinDLL(name, use_last_error=True)  # type: ignore[attr-defined]
+    library = ctypes.WinDLL(name, use_last_error=True)  # type: ignore[attr-defined]
+    for function, (restype, argtypes) in CLIPBOARD_SIGNATURES.get(name, {}).items():
+        getattr(library, function).restype = restype
+        getattr(library, function).argtypes = argtypes
+    return library
 
 
 class WindowsTextInserter:
@@ -154,21 +194,6 @@ class WindowsTextInserter:
         finally:
             self.user32.CloseClipboard()
 
-    def clipboard_text(self) -> str | None:
-        if not self.user32.OpenClipboard(None):
-            return None
-        try:
-            handle = self.user32.GetClipboardData(CF_UNICODETEXT)
-            if not handle:
-                return None
-            pointer = self.kernel32.GlobalLock(handle)
-            try:
-                return ctypes.wstring_at(pointer)
-            finally:
-                self.kernel32.GlobalUnlock(handle)
-        finally:
-            self.user32.CloseClipboard()
-
 
 class WindowsTypingSession:
     """Live typing into one window (TypingSession) with Unicode SendInput; keys are only sent while the
@@ -201,32 +226,164 @@ class WindowsTypingSession:
         return refocus and bool(user32.SetForegroundWindow(hwnd))
 
 
-class _WindowsCopyClipboard:
-    """Text-only save/restore: formats other than CF_UNICODETEXT are not preserved on this path."""
+@dataclass(frozen=True)
+class WindowsClipboardSnapshot:
+    """Every saved clipboard format as (format id, bytes of its HGLOBAL), in the clipboard's own order
+    (pasting apps take the first format they understand)."""
 
-    def __init__(self, inserter: WindowsTextInserter) -> None:
+    formats: tuple[tuple[int, bytes], ...]
+
+
+def _savable(format_id: int) -> bool:
+    """HGLOBAL-backed formats only: GDI handles cannot be copied as bytes (Windows synthesizes CF_BITMAP
+    from the saved CF_DIB), owner-display and private formats are meaningless without their owner."""
+    return (format_id not in GDI_HANDLE_FORMATS
+            and not CF_PRIVATEFIRST <= format_id <= CF_GDIOBJLAST)
+
+
+class _SettledChangeWatch:
+    """A sequence-number change, and then the copying app done writing: the number moves at its
+    EmptyClipboard, while it still holds the clipboard open to add the formats."""
+
+    def __init__(self, changes: PollingChangeWatch, clipboard: _WindowsCopyClipboard) -> None:
+        self._changes = changes
+        self._clipboard = clipboard
+
+    def wait_changed(self, timeout: float) -> bool:
+        if not self._changes.wait_changed(timeout):
+            return False
+        self._clipboard.wait_closed()  # still busy after the retries: read_text will say so with None
+        return True
+
+
+class _WindowsCopyClipboard:
+    """``CopyClipboard`` for Windows: every HGLOBAL format is saved and put back in one clipboard session;
+    the sequence number is the change stamp."""
+
+    def __init__(self, inserter: WindowsTextInserter, wait: Callable[[float], object] | None = None) -> None:
         self._ins = inserter
+        self._wait = wait or threading.Event().wait
+        self._stamp_at_read: object = None
 
     def snapshot(self) -> object:
-        return self._ins.clipboard_text()
+        if not self._open():
+            return None  # cannot be saved, so nothing will be restored either
+        try:
+            formats: list[tuple[int, bytes]] = []
+            for format_id in self._formats():
+                if not _savable(format_id) or self._format_name(format_id) in LIVE_OBJECT_FORMATS:
+                    continue
+                data = self._data(format_id)
+                if data is not None:
+                    formats.append((format_id, data))
+            return WindowsClipboardSnapshot(tuple(formats))
+        finally:
+            self._ins.user32.CloseClipboard()
 
     def restore(self, snapshot: object) -> None:
-        if isinstance(snapshot, str):
-            self._ins.set_clipboard_text(snapshot)
+        if not isinstance(snapshot, WindowsClipboardSnapshot) or not self._open():
+            return
+        user32, kernel32 = self._ins.user32, self._ins.kernel32
+        try:
+            user32.EmptyClipboard()
+            for format_id, data in snapshot.formats:
+                handle = kernel32.GlobalAlloc(GMEM_MOVEABLE, max(len(data), 1))
+                if not handle:
+                    continue
+                pointer = kernel32.GlobalLock(handle)
+                if pointer:
+                    ctypes.memmove(pointer, data, len(data))
+                    kernel32.GlobalUnlock(handle)
+                if not pointer or not user32.SetClipboardData(format_id, handle):
+                    kernel32.GlobalFree(handle)  # the clipboard owns the memory only once it took it
+        finally:
+            user32.CloseClipboard()
 
-    def begin_watch(self) -> PollingChangeWatch:
-        return PollingChangeWatch(lambda: int(self._ins.user32.GetClipboardSequenceNumber()))
+    def change_stamp(self) -> object:
+        return int(self._ins.user32.GetClipboardSequenceNumber())
+
+    def stamp_at_read(self) -> object:
+        return self._stamp_at_read
+
+    def begin_watch(self) -> _SettledChangeWatch:
+        return _SettledChangeWatch(PollingChangeWatch(self.change_stamp), self)
 
     def read_text(self) -> str | None:
-        return self._ins.clipboard_text()
+        if not self._open():
+            self._stamp_at_read = None
+            return None
+        try:
+            data = self._data(CF_UNICODETEXT)
+            # Taken while we hold the clipboard: after our read rendered the text, before anyone else writes.
+            self._stamp_at_read = self.change_stamp()
+        finally:
+            self._ins.user32.CloseClipboard()
+        return data.decode("utf-16-le", errors="replace").split("\0", 1)[0] if data else None
+
+    def copied_whole_line(self) -> bool:
+        if not self._open():
+            return False
+        try:
+            ids = {self._format_name(format_id): format_id for format_id in self._formats()}
+            return is_whole_line_copy(ids, lambda name: self._data(ids[name]))
+        finally:
+            self._ins.user32.CloseClipboard()
 
     def send_copy_shortcut(self) -> None:
         self._ins.send(shortcut_inputs(VK_CONTROL, ord("C")))
 
+    def wait_closed(self) -> bool:
+        """Whether the clipboard could be opened (so whoever was writing it has finished)."""
+        if not self._open():
+            return False
+        self._ins.user32.CloseClipboard()
+        return True
+
+    def _open(self) -> bool:
+        """OpenClipboard, retried: right after a change the copying app may still hold it open."""
+        for attempt in range(OPEN_ATTEMPTS):
+            if self._ins.user32.OpenClipboard(None):
+                return True
+            if attempt + 1 < OPEN_ATTEMPTS:
+                self._wait(OPEN_RETRY_INTERVAL)  # Windows sends no event when the clipboard is closed
+        return False
+
+    def _formats(self) -> list[int]:
+        """The formats on the open clipboard (including the ones Windows synthesizes), in order."""
+        found: list[int] = []
+        format_id = int(self._ins.user32.EnumClipboardFormats(0) or 0)
+        while format_id:
+            found.append(format_id)
+            format_id = int(self._ins.user32.EnumClipboardFormats(format_id) or 0)
+        return found
+
+    def _format_name(self, format_id: int) -> str:
+        if format_id < REGISTERED_FORMAT_FIRST:
+            return f"#{format_id}"  # predefined formats have no name to ask for
+        buffer = ctypes.create_unicode_buffer(256)
+        length = int(self._ins.user32.GetClipboardFormatNameW(format_id, buffer, 256))
+        return buffer.value[:length] if length > 0 else f"#{format_id}"
+
+    def _data(self, format_id: int) -> bytes | None:
+        """The bytes behind a format's HGLOBAL on the open clipboard (None if it has none)."""
+        kernel32 = self._ins.kernel32
+        handle = self._ins.user32.GetClipboardData(format_id)
+        if not handle:
+            return None
+        size = int(kernel32.GlobalSize(handle))
+        pointer = kernel32.GlobalLock(handle) if size > 0 else None
+        if not pointer:
+            return None
+        try:
+            return ctypes.string_at(pointer, size)
+        finally:
+            kernel32.GlobalUnlock(handle)
+
 
 class WindowsCopySelectionReader:
-    def __init__(self, inserter: WindowsTextInserter) -> None:
+    def __init__(self, inserter: WindowsTextInserter, timeout: float = COPY_TIMEOUT) -> None:
         self._clipboard = _WindowsCopyClipboard(inserter)
+        self._timeout = timeout
 
     def read_selection(self) -> str | None:
-        return copy_selection(self._clipboard)
+        return copy_selection(self._clipboard, self._timeout)
