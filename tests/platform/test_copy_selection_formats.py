@@ -13,6 +13,9 @@ from typing import Any
 import pytest
 
 from desktop_app.platform import clipboard_copy_selection as ccs
+from desktop_app.platform.macos import hotkeys as mac_hotkeys
+from desktop_app.platform.macos import insert as mac_insert
+from desktop_app.platform.macos.pasteboard import MacPasteboard
 from desktop_app.platform.windows import insert as win_insert
 
 # --- the shared steps, with a scripted clipboard ------------------------------------------------------------
@@ -390,3 +393,205 @@ def test_windows_clipboard_signatures_keep_handles_64_bit() -> None:
     assert user32["GetClipboardData"][0] is ctypes.c_void_p
     assert user32["SetClipboardData"][1] == [ctypes.c_uint, ctypes.c_void_p]
     assert kernel32["GlobalLock"][0] is ctypes.c_void_p and kernel32["GlobalSize"][0] is ctypes.c_size_t
+
+
+# --- macOS: a fake Objective-C runtime with the general NSPasteboard ----------------------------------------
+
+RESTYPES = {"changeCount": ctypes.c_long, "clearContents": ctypes.c_long, "count": ctypes.c_ulong,
+            "length": ctypes.c_ulong, "UTF8String": ctypes.c_char_p, "setData:forType:": ctypes.c_bool,
+            "writeObjects:": ctypes.c_bool, "addObject:": None, "release": None}
+MacItems = list[list[tuple[str, bytes]]]
+
+
+class FakeObjC:
+    """Objects behind integer ids, answering the messages NSPasteboard code sends; checks each message's
+    return type and that it is sent inside an autorelease pool. Cmd+C runs ``on_copy``."""
+
+    def __init__(self, items: MacItems) -> None:
+        self.objects: dict[int, tuple[str, Any]] = {}
+        self.board = self._new("NSPasteboard", None)
+        self.items: MacItems = [list(item) for item in items]
+        self.change_count = 40
+        self.pools: list[int] = []
+        self.sent: list[str] = []
+        self.released: list[int] = []
+        self.on_copy: Callable[[], None] = lambda: None
+        self.after_text_read: Callable[[], None] = lambda: None
+
+    def app_writes(self, items: MacItems) -> None:
+        self.items, self.change_count = [list(item) for item in items], self.change_count + 1
+
+    def _new(self, kind: str, value: Any) -> int:
+        handle = 0x1000 + 0x10 * len(self.objects)
+        self.objects[handle] = (kind, value)
+        return handle
+
+    def _string(self, text: str) -> int:
+        return self._new("NSString", text)
+
+    def _data(self, data: bytes | None) -> int:
+        return self._new("NSData", ctypes.create_string_buffer(data, len(data))) if data is not None else 0
+
+    def cls(self, name: str) -> int:
+        return self._new("class", name)
+
+    def pool_push(self) -> int:
+        self.pools.append(len(self.pools) + 1)
+        return self.pools[-1]
+
+    def pool_pop(self, pool: int) -> None:
+        assert self.pools.pop() == pool
+
+    def send(self, receiver: int, selector: str, *args: Any, restype: Any = ctypes.c_void_p) -> Any:
+        assert self.pools, f"{selector} sent outside an autorelease pool"
+        assert restype is RESTYPES.get(selector, ctypes.c_void_p), f"{selector} declared as {restype}"
+        self.sent.append(selector)
+        kind, value = self.objects[receiver]
+        if kind == "class":
+            return self._class_message(value, selector, *args)
+        if kind == "NSPasteboard":
+            return self._board_message(selector, *args)
+        if kind == "NSArray":
+            return len(value) if selector == "count" else value[args[0]] if selector == "objectAtIndex:" \
+                else value.append(args[0])
+        if kind == "NSString":
+            assert selector == "UTF8String"
+            return value.encode()
+        if kind == "NSData":
+            return len(value) if selector == "length" else ctypes.addressof(value)
+        if kind == "item":
+            return self._item_message(receiver, value, selector, *args)
+        raise AssertionError(f"unexpected {selector} to {kind}")
+
+    def _class_message(self, name: str, selector: str, *args: Any) -> int:
+        if (name, selector) == ("NSPasteboard", "generalPasteboard"):
+            return self.board
+        if (name, selector) == ("NSString", "stringWithUTF8String:"):
+            return self._string(args[0].decode())
+        if (name, selector) == ("NSData", "dataWithBytes:length:"):
+            assert isinstance(args[0], bytes) and args[1] == len(args[0])
+            return self._data(args[0])
+        if (name, selector) == ("NSMutableArray", "array"):
+            return self._new("NSArray", [])
+        if (name, selector) == ("NSPasteboardItem", "alloc"):
+            return self._new("item", None)
+        raise AssertionError(f"unexpected +[{name} {selector}]")
+
+    def _item_message(self, handle: int, types: list[tuple[str, bytes]] | None, selector: str,
+                      *args: Any) -> Any:
+        if selector == "init":
+            self.objects[handle] = ("item", [])
+            return handle
+        assert types is not None, "item used before init"
+        if selector == "types":
+            return self._new("NSArray", [self._string(name) for name, _ in types])
+        if selector == "dataForType:":
+            return self._data(dict(types).get(self.objects[args[0]][1]))
+        if selector == "setData:forType:":
+            types.append((self.objects[args[1]][1], bytes(self.objects[args[0]][1].raw)))
+            return True
+        if selector == "release":
+            self.released.append(handle)
+            return None
+        raise AssertionError(f"unexpected -[NSPasteboardItem {selector}]")
+
+    def _board_message(self, selector: str, *args: Any) -> Any:
+        if selector == "changeCount":
+            return self.change_count
+        if selector == "pasteboardItems":
+            return self._new("NSArray", [self._new("item", list(item)) for item in self.items])
+        first = dict(self.items[0]) if self.items else {}
+        if selector == "types":
+            return self._new("NSArray", [self._string(name) for name in first])
+        if selector == "dataForType:":
+            return self._data(first.get(self.objects[args[0]][1]))
+        if selector == "stringForType:":
+            text = first.get(self.objects[args[0]][1])
+            self.after_text_read()
+            return self._string(text.decode()) if text is not None else 0
+        if selector == "clearContents":
+            self.app_writes([])
+            return self.change_count
+        if selector == "writeObjects:":
+            self.items = [list(self.objects[item][1]) for item in self.objects[args[0]][1]]
+            return True
+        raise AssertionError(f"unexpected -[NSPasteboard {selector}]")
+
+
+class FakeCG:
+    """CoreGraphics key events: a Cmd+C key-down is the frontmost app copying."""
+
+    def __init__(self, objc: FakeObjC) -> None:
+        self.objc = objc
+        self.events: dict[int, list[Any]] = {}
+
+    def CGEventCreateKeyboardEvent(self, source: Any, keycode: int, down: bool) -> int:
+        self.events[len(self.events) + 1] = [keycode, down, 0]
+        return len(self.events)
+
+    def CGEventSetFlags(self, event: int, flags: int) -> None:
+        self.events[event][2] = flags
+
+    def CGEventPost(self, tap: int, event: int) -> None:
+        keycode, down, flags = self.events[event]
+        if down and keycode == mac_insert.KEYCODE_C and flags == mac_hotkeys.FLAG_COMMAND:
+            self.objc.on_copy()
+
+    def CFRelease(self, event: int) -> None:
+        return None
+
+
+MAC_USER_PASTEBOARD: MacItems = [
+    [("public.png", b"\x89PNG\r\n"), ("public.tiff", b"II*\0")],
+    [("public.utf8-plain-text", b"second item"), ("public.html", b"<b>second</b>")],
+]
+
+
+def mac_reader(items: MacItems) -> tuple[mac_insert.MacCopySelectionReader, FakeObjC]:
+    objc = FakeObjC(items)
+    inserter = mac_insert.MacTextInserter(cg=FakeCG(objc), trusted=lambda: True)
+    return mac_insert.MacCopySelectionReader(inserter, MacPasteboard(objc), timeout=0.5), objc
+
+
+def test_mac_restores_every_item_with_every_type() -> None:
+    reader, objc = mac_reader(MAC_USER_PASTEBOARD)
+    objc.on_copy = lambda: objc.app_writes([[("public.utf8-plain-text", "sélection".encode()),
+                                             ("public.rtf", b"{\\rtf1 s}")]])
+    assert reader.read_selection() == "sélection"
+    assert objc.items == MAC_USER_PASTEBOARD
+    assert objc.sent.count("clearContents") == 1 and objc.sent.count("writeObjects:") == 1
+    assert len(objc.released) == 2 and objc.pools == []
+
+
+def test_mac_vscode_whole_line_copy_reads_nothing_and_restores() -> None:
+    reader, objc = mac_reader(MAC_USER_PASTEBOARD)
+    metadata = chromium_pickle({"vscode-editor-data": vscode_metadata(True)})
+    objc.on_copy = lambda: objc.app_writes([[("public.utf8-plain-text", b"    line\n"),
+                                             ("org.chromium.web-custom-data", metadata)]])
+    assert reader.read_selection() is None
+    assert objc.items == MAC_USER_PASTEBOARD
+
+
+def test_mac_no_copy_leaves_the_pasteboard_untouched() -> None:
+    reader, objc = mac_reader(MAC_USER_PASTEBOARD)
+    assert reader.read_selection() is None
+    assert "clearContents" not in objc.sent and objc.items == MAC_USER_PASTEBOARD
+
+
+def test_mac_someone_copying_after_the_read_wins() -> None:
+    reader, objc = mac_reader(MAC_USER_PASTEBOARD)
+
+    def copy() -> None:
+        objc.app_writes([[("public.utf8-plain-text", b"selected")]])
+        objc.after_text_read = lambda: objc.app_writes([[("public.utf8-plain-text", b"newer")]])
+
+    objc.on_copy = copy
+    assert reader.read_selection() == "selected"
+    assert "clearContents" not in objc.sent and objc.items == [[("public.utf8-plain-text", b"newer")]]
+
+
+def test_mac_empty_pasteboard_is_restored_empty() -> None:
+    reader, objc = mac_reader([])
+    objc.on_copy = lambda: objc.app_writes([[("public.utf8-plain-text", b"x")]])
+    assert reader.read_selection() == "x"
+    assert objc.items == [] and "writeObjects:" not in objc.sent

@@ -1,5 +1,6 @@
 """Text insertion on macOS: Unicode key events (CGEventKeyboardSetUnicodeString), layout-independent and
-clipboard-free; the pasteboard through pbcopy/pbpaste for copy-only and for the Cmd+C selection path.
+clipboard-free; the pasteboard through pbcopy for copy-only, and through NSPasteboard (every item and type
+saved and restored) for the Cmd+C selection path.
 
 As on Windows, a paste cannot be confirmed, so "paste" sends the text as Unicode key events instead of
 risking a clobbered or early-restored clipboard. Posting events needs the Accessibility permission.
@@ -10,12 +11,19 @@ from __future__ import annotations
 import ctypes
 import subprocess
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from desktop_app.core.errors import PlatformUnsupported
 from desktop_app.core.ports import FocusTarget, InsertResult, TypingSession
-from desktop_app.platform.clipboard_copy_selection import PollingChangeWatch, copy_selection
+from desktop_app.platform.clipboard_copy_selection import (
+    COPY_TIMEOUT,
+    PollingChangeWatch,
+    copy_selection,
+    is_whole_line_copy,
+)
 from desktop_app.platform.macos.hotkeys import FLAG_COMMAND
+from desktop_app.platform.macos.pasteboard import MacPasteboard, PasteboardItem
 from desktop_app.platform.macos.quartz import ACCESSIBILITY_HINT, quartz
 
 HID_EVENT_TAP = 0
@@ -106,9 +114,6 @@ class MacTextInserter:
     def set_clipboard_text(self, text: str) -> None:
         self._run(["pbcopy"], text.encode("utf-8"))
 
-    def clipboard_text(self) -> str | None:
-        return self._run(["pbpaste"], None).decode("utf-8", errors="replace")
-
 
 class MacTypingSession:
     """Live typing (TypingSession) into the frontmost app: Sayso never takes the focus on macOS and cannot
@@ -129,34 +134,53 @@ class MacTypingSession:
         return None
 
 
-class _MacCopyClipboard:
-    """Text-only save/restore; the change marker is the pasteboard text itself (no change count without
-    AppKit)."""
+@dataclass(frozen=True)
+class MacPasteboardSnapshot:
+    items: tuple[PasteboardItem, ...]
 
-    def __init__(self, inserter: MacTextInserter) -> None:
+
+class _MacCopyClipboard:
+    """``CopyClipboard`` for macOS: every pasteboard item with all its types is saved and written back;
+    NSPasteboard's changeCount is the change stamp."""
+
+    def __init__(self, inserter: MacTextInserter, pasteboard: MacPasteboard) -> None:
         self._ins = inserter
+        self._board = pasteboard
+        self._stamp_at_read: object = None
 
     def snapshot(self) -> object:
-        return self._ins.clipboard_text()
+        return MacPasteboardSnapshot(tuple(self._board.items()))
 
     def restore(self, snapshot: object) -> None:
-        if isinstance(snapshot, str):
-            self._ins.set_clipboard_text(snapshot)
+        if isinstance(snapshot, MacPasteboardSnapshot):
+            self._board.write_items(list(snapshot.items))
+
+    def change_stamp(self) -> object:
+        return self._board.change_count()
+
+    def stamp_at_read(self) -> object:
+        return self._stamp_at_read
 
     def begin_watch(self) -> PollingChangeWatch:
-        self._ins.set_clipboard_text("")  # so copying the same text again still counts as a change
-        return PollingChangeWatch(self._ins.clipboard_text, interval=0.05)
+        return PollingChangeWatch(self._board.change_count, interval=0.05)
 
     def read_text(self) -> str | None:
-        return self._ins.clipboard_text()
+        # Taken first: a write between the two makes the stamp stale, and then nothing is restored over it.
+        self._stamp_at_read = self._board.change_count()
+        return self._board.text()
+
+    def copied_whole_line(self) -> bool:
+        return is_whole_line_copy(self._board.types(), self._board.data)
 
     def send_copy_shortcut(self) -> None:
         self._ins.send_shortcut(KEYCODE_C, FLAG_COMMAND)
 
 
 class MacCopySelectionReader:
-    def __init__(self, inserter: MacTextInserter) -> None:
-        self._clipboard = _MacCopyClipboard(inserter)
+    def __init__(self, inserter: MacTextInserter, pasteboard: MacPasteboard | None = None,
+                 timeout: float = COPY_TIMEOUT) -> None:
+        self._clipboard = _MacCopyClipboard(inserter, pasteboard or MacPasteboard())
+        self._timeout = timeout
 
     def read_selection(self) -> str | None:
-        return copy_selection(self._clipboard)
+        return copy_selection(self._clipboard, self._timeout)
