@@ -83,8 +83,8 @@ def copy_selection(clipboard: CopyClipboard, timeout: float = COPY_TIMEOUT) -> s
             return None
         whole_line = isinstance(clipboard, WholeLineCopyCheck) and clipboard.copied_whole_line()
         text = clipboard.read_text()
-        if stamped:
-            after_read = stamped.stamp_at_read()
+        if stamped and (stamp := stamped.stamp_at_read()) is not None:  # None: the read itself failed
+            after_read = stamp
         return text if text and not whole_line else None
     finally:
         if stamped is None or _ours_to_restore(before, after_read, stamped.change_stamp()):

@@ -595,3 +595,15 @@ def test_mac_empty_pasteboard_is_restored_empty() -> None:
     objc.on_copy = lambda: objc.app_writes([[("public.utf8-plain-text", b"x")]])
     assert reader.read_selection() == "x"
     assert objc.items == [] and "writeObjects:" not in objc.sent
+
+
+def test_windows_clipboard_still_busy_at_the_read_is_restored_later() -> None:
+    reader, user32, _ = windows_reader([(CF_UNICODETEXT, wide("old"))])
+
+    def copy_held_open() -> None:
+        user32.app_writes([(CF_UNICODETEXT, wide("selected"))])
+        user32.busy = 3 * win_insert.OPEN_ATTEMPTS  # through the settle wait, the whole-line check, the read
+
+    user32.on_copy = copy_held_open
+    assert reader.read_selection() is None
+    assert user32.text() == "old"
