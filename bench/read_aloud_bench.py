@@ -35,27 +35,11 @@ import numpy as np
 from tests.fakeopenai import FakeOpenAIProcess
 from tests.support.app_process import AppProcess, start_app
 from tests.support.desktop import clipboard_set, wait_for, xdotool
+from tests.support.speaker import SpeakerMonitor
 
 RATE = 24_000
 STANDBY_S = 3.0  # desktop_app.audio.playback.STANDBY_AFTER_S: idle longer than this and the stream rests
 SENTENCES = [f"Sentence {n} describes a quiet walk along the river on a bright morning." for n in range(1, 400)]
-
-
-class Monitor:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.process = subprocess.Popen(
-            ["parec", "-d", "speaker.monitor", "--raw", "--format=s16le", "--channels=1", f"--rate={RATE}",
-             "--latency-msec=5", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: path.exists() and path.stat().st_size > 4800, 10, "parec")
-
-    def samples(self) -> np.ndarray:
-        data = self.path.read_bytes()
-        return np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2").astype(np.float32) / 32768.0
-
-    def close(self) -> None:
-        self.process.terminate()
-        self.process.wait(5)
 
 
 def first_loud(samples: np.ndarray, start: int, threshold: float = 0.01) -> int | None:
@@ -63,11 +47,11 @@ def first_loud(samples: np.ndarray, start: int, threshold: float = 0.01) -> int 
     return start + int(hits[0]) if len(hits) else None
 
 
-def heard_since(monitor: Monitor, start: int) -> bool:
+def heard_since(monitor: SpeakerMonitor, start: int) -> bool:
     return first_loud(monitor.samples(), start) is not None
 
 
-def recorded_since(monitor: Monitor, start: int, frames: int) -> bool:
+def recorded_since(monitor: SpeakerMonitor, start: int, frames: int) -> bool:
     return len(monitor.samples()) - start > frames
 
 
@@ -93,7 +77,7 @@ def proc_stat(pid: int) -> tuple[float, int]:
     return cpu, rss
 
 
-def first_sound(app: AppProcess, monitor: Monitor, fake: FakeOpenAIProcess, text: str,
+def first_sound(app: AppProcess, monitor: SpeakerMonitor, fake: FakeOpenAIProcess, text: str,
                 idle_s: float = 0.0) -> tuple[float, float]:
     """(read hotkey → first sound, the server's TTFB for the first chunk) in seconds."""
     clipboard_set(text, "primary")
@@ -129,7 +113,7 @@ def silences(samples: np.ndarray, longer_than_ms: float, threshold: float = 0.00
     return [float(run) for run in runs if run > longer_than_ms]
 
 
-def read_through(app: AppProcess, monitor: Monitor, text: str) -> tuple[np.ndarray, float, float, str]:
+def read_through(app: AppProcess, monitor: SpeakerMonitor, text: str) -> tuple[np.ndarray, float, float, str]:
     """Read ``text`` to the end: (the monitor from first to last sound, seconds, app CPU seconds, log line)."""
     start = len(monitor.samples())
     cpu0, _ = proc_stat(app.process.pid)
@@ -154,7 +138,7 @@ def main() -> None:
     with FakeOpenAIProcess() as fake:
         env = dict(os.environ, OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY=fake.api_key)
         app = start_app(tmp / "profile", env=env, args=("--minimized",))
-        monitor = Monitor(tmp / "speaker.raw")
+        monitor = SpeakerMonitor(tmp / "speaker.raw", latency_ms=5)
         try:
             # 1. first sound vs. the server's TTFB (each run uses new text so the fake's cache cannot help),
             #    right after a reading (speaker stream running) and after an idle spell (stream in standby)

@@ -32,7 +32,6 @@ from tests.support.desktop import (
     clipboard_set,
     play_into_mic,
     recall_at_least,
-    require_desktop,
     start_target_app,
     wait_for,
     word_recall,
@@ -42,13 +41,6 @@ from tests.support.desktop import (
 pytestmark = [pytest.mark.desktop, pytest.mark.slow]
 
 HOTKEY = "ctrl+alt+d"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeOpenAIProcess]:
-    require_desktop()
-    with FakeOpenAIProcess(preload=True) as srv:
-        yield srv
 
 
 def _env(server: FakeOpenAIProcess) -> dict[str, str]:

@@ -18,19 +18,12 @@ import pytest
 from tests.dictation.support import JFK_OPENING, cut_clip, jfk_path, last_id, wait_entry
 from tests.fakeopenai import FakeOpenAIProcess
 from tests.support.app_process import AppProcess, start_app
-from tests.support.desktop import play_into_mic, require_desktop, wait_for, word_recall
+from tests.support.desktop import play_into_mic, wait_for, word_recall
 from tests.support.speaker import SpeakerMonitor
 
 pytestmark = [pytest.mark.desktop, pytest.mark.slow]
 
 TEXT = "The quick brown fox jumps over the lazy dog. A small river runs past the old mill."
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeOpenAIProcess]:
-    require_desktop()
-    with FakeOpenAIProcess(preload=True) as srv:
-        yield srv
 
 
 @pytest.fixture(scope="module")

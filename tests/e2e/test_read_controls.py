@@ -14,7 +14,7 @@ from desktop_app.services.read_text import PreparedText
 from tests.e2e.test_read_aloud import LONG, ended_lines
 from tests.fakeopenai import FakeOpenAIProcess
 from tests.support.app_process import AppProcess, start_app
-from tests.support.desktop import require_desktop, transcribe, wait_for
+from tests.support.desktop import transcribe, wait_for
 from tests.support.speaker import SpeakerMonitor
 
 pytestmark = [pytest.mark.desktop, pytest.mark.slow]
@@ -27,13 +27,6 @@ SENTENCES = ["Apples grow on the old tree behind the house.", "Bicycles lean aga
              "Lemons taste sour but make good juice.", "Mountains stand tall under the cold white snow.",
              "Pianos fill the hall with gentle music.", "Rabbits hide in the garden under the leaves."]
 STORY = " ".join(SENTENCES)
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeOpenAIProcess]:
-    require_desktop()
-    with FakeOpenAIProcess() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

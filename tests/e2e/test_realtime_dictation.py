@@ -31,12 +31,6 @@ HOTKEY = "ctrl+alt+d"
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[FakeOpenAIProcess]:
-    with FakeOpenAIProcess(preload=True) as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
 def app(server: FakeOpenAIProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
     env = {**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": server.api_key}
     sayso = start_app(tmp_path_factory.mktemp("sayso-realtime"), env=env, args=("--minimized",),

@@ -16,7 +16,6 @@ from tests.support.app_process import AppProcess, start_app
 from tests.support.desktop import (
     clipboard_get,
     clipboard_set,
-    require_desktop,
     start_target_app,
     transcribe,
     wait_for,
@@ -31,13 +30,6 @@ SHORT = ("The quick brown fox jumps over the lazy dog. A small river runs past t
 LONG = " ".join(f"Paragraph {n} tells a calm story about a garden where tomatoes and beans grow tall."
                 for n in range(1, 40))
 SWITCH_NOTICE = "is no longer available on the server"
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeOpenAIProcess]:
-    require_desktop()
-    with FakeOpenAIProcess() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

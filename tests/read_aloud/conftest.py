@@ -10,7 +10,8 @@ import pytest
 
 from desktop_app.core.models import SAMPLE_WIDTH, ApiConfig, SpeechOptions
 from desktop_app.providers.openai_tts import OpenAISpeech
-from tests.fakeopenai import DEFAULT_MODELS, FakeOpenAI
+from tests.fakeopenai import FakeOpenAI
+from tests.support.fake_server import clean_server, module_server
 
 
 class RecordingSink:
@@ -59,18 +60,12 @@ class RecordingSink:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as srv:
-        yield srv
+    yield from module_server(preload=False)
 
 
 @pytest.fixture
 def srv(server: FakeOpenAI) -> Iterator[FakeOpenAI]:
-    server.clear_faults()
-    server.clear_requests()
-    yield server
-    server.clear_faults()
-    server.valid_keys = [server.api_key]
-    server.models = DEFAULT_MODELS
+    yield from clean_server(server)
 
 
 @pytest.fixture

@@ -16,11 +16,11 @@ class SpeakerMonitor:
 
     RATE = 24_000
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, latency_ms: int = 10) -> None:
         self.path = path
         self.process = subprocess.Popen(
             ["parec", "-d", "speaker.monitor", "--raw", "--format=s16le", "--channels=1", f"--rate={self.RATE}",
-             "--latency-msec=10", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+             f"--latency-msec={latency_ms}", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for(lambda: path.exists() and path.stat().st_size > 4800, 10, "parec to record the speaker")
 
     def samples(self) -> np.ndarray:
