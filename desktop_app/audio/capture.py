@@ -308,7 +308,7 @@ class MicCapture:
                 length = self._rec_len
                 self._recording = False
                 self._rec_len = 0  # the callback no longer writes; the next mark_start waits for us
-            self._last_use = time.monotonic()  # the standby timer starts now
+                self._last_use = time.monotonic()  # the standby timer starts now (with _recording: atomic)
             self._live_resampler = None
             raw = self._rec[:length]
             if self.rate == self.out_rate:

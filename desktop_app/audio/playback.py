@@ -251,9 +251,12 @@ class Player:
         log.debug("audio output %r %s", self.device_name, how)
 
     def _ran_dry(self, now: float) -> bool:
-        """Running, nothing left to play, and the last real sound is out of the device's buffer too."""
+        """Running, nothing left to play, and the last real sound is out of the device's buffer too (a
+        high-latency device — Bluetooth, some Windows APIs — may still hold it: wait its latency out)."""
+        stream = self._stream
+        device_s = float(getattr(stream, "latency", 0.0) or 0.0) if stream is not None else 0.0
         return (self._ready.is_set() and self._w <= max(self._r, self._skip_to) and not self._paused
-                and now - max(self._last_sound, self._started_at) > DRY_RESTART_AFTER_S)
+                and now - max(self._last_sound, self._started_at) > max(DRY_RESTART_AFTER_S, device_s + 0.05))
 
     def _finished(self) -> None:
         if self._standby:  # our own CallbackStop: the stream rests, nothing failed
@@ -320,6 +323,7 @@ class Player:
             else:
                 tail, epoch = None, self._epoch
         if tail is not None and len(tail):
+            self._wake()  # the stream may have rested while the producer waited: data must never sit unplayed
             self._enqueue(tail, epoch)
         self._producing = False
         target = self._w

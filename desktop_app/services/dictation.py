@@ -178,7 +178,12 @@ class DictationService:
         except SaysoError as exc:
             log.info("No focused window to return to: %s", exc.user_message)
             self._target = FocusTarget()
-        self._audio.mark_start()
+        try:
+            self._audio.mark_start()  # may restart a resting microphone, which can fail (unplugged meanwhile)
+        except SaysoError as exc:
+            message = f"{exc.full_message()} Check the microphone in Settings → Audio."
+            self._listener.on_notice("Microphone", message, "error")
+            return message
         with self._lock:
             self._generation += 1
             self._recording = True

@@ -195,3 +195,18 @@ def test_a_write_after_silence_restarts_the_running_stream_and_plays_in_full(
         assert out.underruns == 0 and out.error is None
     finally:
         out.close()
+
+
+def test_drain_after_the_stream_rested_mid_reading_still_ends(pulse: PulseServer) -> None:
+    """A reading whose next chunk failed after a long wait: the stream rested meanwhile, and drain() flushes
+    the resampler's tail into it — the stream must wake for that, or drain() would wait for ever."""
+    out = Player(buffer_s=0.5, standby_after_s=0.3)
+    try:
+        out.open("", 24_000)
+        assert out.wait_ready(10), "the output stream never started"
+        out.write(to_pcm(tone(0.1, rate=16_000)), sample_rate=16_000)  # another rate: a resampler holds a tail
+        wait_for(lambda: out.standby, 10, "the speaker to rest while the producer waits")
+        assert out.drain(timeout=5), "drain() never ended: the tail sat in a resting stream"
+        assert out.error is None
+    finally:
+        out.close()

@@ -44,6 +44,7 @@ class FakeMic:
     def __init__(self, recording: PcmAudio) -> None:
         self.recording = recording
         self.error: AudioDeviceError | None = None
+        self.wake_error: AudioDeviceError | None = None  # a resting stream that cannot start again
         self.overflows = 0
         self.starts = 0
 
@@ -51,6 +52,8 @@ class FakeMic:
     def close(self) -> None: ...
 
     def mark_start(self) -> None:
+        if self.wake_error is not None:
+            raise self.wake_error
         self.starts += 1
 
     def take_recording(self) -> PcmAudio:
@@ -448,6 +451,15 @@ def test_a_missing_microphone_is_told_instead_of_recording(tmp_path: Path, srv: 
     rig.mic.error = AudioDeviceError("The microphone was unplugged.")
     message = rig.service.start()
     assert "unplugged" in message and not rig.service.recording and rig.mic.starts == 0
+
+
+def test_a_microphone_that_cannot_wake_from_rest_is_told_and_nothing_records(
+        tmp_path: Path, srv: FakeOpenAI, jfk: PcmAudio) -> None:
+    rig = make_rig(tmp_path, srv, jfk)
+    rig.mic.wake_error = AudioDeviceError("The microphone is not connected.")
+    message = rig.service.start()
+    assert "not connected" in message and "Settings → Audio" in message and not rig.service.recording
+    assert rig.listener.notices[-1][0] == "Microphone" and rig.listener.notices[-1][2] == "error"
 
 
 def test_start_twice_is_one_recording_and_stop_without_start_does_nothing(tmp_path: Path, srv: FakeOpenAI,
