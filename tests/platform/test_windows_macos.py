@@ -141,6 +141,17 @@ def test_windows_live_typing_sends_unicode_pieces_and_backspaces_only_to_the_win
     assert user32.foreground == [0x1234] and user32.sent[-1][0] == (1, 0, 0xFC, unicode)
     gone = win_insert.WindowsTextInserter(user32=user32, kernel32=object()).start_typing(FocusTarget(0x999))
     assert gone is not None and not gone.type("lost", refocus=True)
+    # No remembered window: the focus cannot be checked before each burst, so no live typing at all.
+    assert win_insert.WindowsTextInserter(user32=user32, kernel32=object()).start_typing(FocusTarget()) is None
+
+
+def test_windows_live_typing_refused_half_way_is_an_error_not_nothing_sent() -> None:
+    user32 = FakeUser32(accept=0)  # an elevated window: UIPI drops the keys
+    session = win_insert.WindowsTextInserter(user32=user32, kernel32=object()).start_typing(
+        FocusTarget(window_id=0x1234))
+    assert session is not None
+    with pytest.raises(PlatformUnsupported):  # the live typer stops and copies the final text instead
+        session.type("x" * 100)
 
 
 # --- macOS -----------------------------------------------------------------------------------------------
@@ -207,16 +218,10 @@ def test_mac_types_unicode_key_events() -> None:
     assert cg.posted == [(True, units, 0), (False, units, 0)]
 
 
-def test_mac_live_typing_posts_unicode_pieces_and_delete_keys() -> None:
+def test_mac_has_no_live_typing_so_no_key_can_reach_an_app_the_user_switched_to() -> None:
     cg = FakeQuartz()
-    session = MacTextInserter(cg=cg, trusted=lambda: True).start_typing(FocusTarget())
-    assert session is not None
-    assert session.type("Grü") and session.erase(1) and session.type("ün")
-    assert cg.posted == [(True, [0x47, 0x72, 0xFC], 0), (False, [0x47, 0x72, 0xFC], 0),
-                         (True, [], 0), (False, [], 0),  # Delete, with no modifier flags (a held Alt would
-                         (True, [0xFC, 0x6E], 0), (False, [0xFC, 0x6E], 0)]  # delete a whole word)
-    assert cg.keycodes[2:4] == [0x33, 0x33]
-    assert MacTextInserter(cg=cg, trusted=lambda: False).start_typing(FocusTarget()) is None
+    assert MacTextInserter(cg=cg, trusted=lambda: True).start_typing(FocusTarget()) is None
+    assert cg.posted == []
 
 
 def test_mac_chunks_never_split_surrogates() -> None:

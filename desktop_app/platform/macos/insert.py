@@ -29,7 +29,6 @@ from desktop_app.platform.macos.quartz import ACCESSIBILITY_HINT, quartz
 HID_EVENT_TAP = 0
 UNITS_PER_EVENT = 20  # CGEventKeyboardSetUnicodeString ignores text beyond ~20 UTF-16 units per event
 KEYCODE_C = 0x08
-KEYCODE_DELETE = 0x33  # kVK_Delete: the BackSpace key
 
 
 def utf16_chunks(text: str, size: int = UNITS_PER_EVENT) -> list[list[int]]:
@@ -86,10 +85,10 @@ class MacTextInserter:
         return InsertResult(delivered=True, left_on_clipboard=False)
 
     def start_typing(self, target: FocusTarget) -> TypingSession | None:
-        """Live typing needs the Accessibility permission; without it the final insert copies and explains."""
-        if not (self._trusted() if self._trusted else bool(self.cg.AXIsProcessTrusted())):
-            return None
-        return MacTypingSession(self)
+        """No live typing on macOS: ``focused_target`` cannot tell which app had the focus, so keys typed
+        while the transcript streams (and the BackSpaces that correct them) could land in an app the user
+        switched to meanwhile. The final text goes in with one ``insert`` instead."""
+        return None
 
     def type_text(self, text: str) -> None:
         for units in utf16_chunks(text):
@@ -100,10 +99,6 @@ class MacTextInserter:
                 self.cg.CGEventPost(HID_EVENT_TAP, event)
                 self.cg.CFRelease(event)
 
-    def press_key(self, keycode: int, count: int = 1) -> None:
-        for _ in range(count):
-            self.send_shortcut(keycode, 0)
-
     def send_shortcut(self, keycode: int, flags: int) -> None:
         for key_down in (True, False):
             event = self.cg.CGEventCreateKeyboardEvent(None, keycode, key_down)
@@ -113,25 +108,6 @@ class MacTextInserter:
 
     def set_clipboard_text(self, text: str) -> None:
         self._run(["pbcopy"], text.encode("utf-8"))
-
-
-class MacTypingSession:
-    """Live typing (TypingSession) into the frontmost app: Sayso never takes the focus on macOS and cannot
-    tell which window had it (``focused_target`` is empty), so keys go wherever the user is typing."""
-
-    def __init__(self, inserter: MacTextInserter) -> None:
-        self._ins = inserter
-
-    def type(self, text: str, *, refocus: bool = False) -> bool:
-        self._ins.type_text(text)
-        return True
-
-    def erase(self, count: int, *, refocus: bool = False) -> bool:
-        self._ins.press_key(KEYCODE_DELETE, max(count, 0))
-        return True
-
-    def close(self) -> None:
-        return None
 
 
 @dataclass(frozen=True)

@@ -167,7 +167,8 @@ class WindowsTextInserter:
         return InsertResult(False, True, COPIED_MESSAGE)
 
     def start_typing(self, target: FocusTarget) -> TypingSession | None:
-        return WindowsTypingSession(self, target)
+        # Without a remembered window the focus cannot be checked before each burst: final insert only.
+        return WindowsTypingSession(self, target) if target.window_id else None
 
     def send(self, events: Sequence[INPUT]) -> bool:
         """SendInput in chunks; False as soon as Windows refuses some (UIPI, secure desktop)."""
@@ -204,12 +205,19 @@ class WindowsTypingSession:
         self._target = target
 
     def type(self, text: str, *, refocus: bool = False) -> bool:
-        return self._target_in_front(refocus) and self._ins.send(unicode_inputs(text))
+        return self._target_in_front(refocus) and self._sent(unicode_inputs(text))
 
     def erase(self, count: int, *, refocus: bool = False) -> bool:
         if count <= 0:
             return True
-        return self._target_in_front(refocus) and self._ins.send(backspace_inputs(count))
+        return self._target_in_front(refocus) and self._sent(backspace_inputs(count))
+
+    def _sent(self, events: Sequence[INPUT]) -> bool:
+        # False would mean "nothing sent"; SendInput may have taken some chunks before refusing one, so the
+        # target holds an unknown part: raise, and the live typer stops typing and copies the final text.
+        if not self._ins.send(events):
+            raise PlatformUnsupported("Windows refused some of the typed keys (an elevated window?).")
+        return True
 
     def close(self) -> None:
         return None
