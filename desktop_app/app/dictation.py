@@ -248,8 +248,13 @@ def wire(ctx: AppContext) -> None:
             if service.recording:
                 controller.cancel()
             controller.register_hotkeys()
-        elif key in ("audio.input_device", "audio.keep_mic_ready"):
+        elif key == "audio.input_device":
             open_mic()
+        elif key == "audio.keep_mic_ready":
+            if service.recording:  # never cut a dictation short: the new choice applies from the next one
+                mic.standby_after_s = None if settings.settings.audio.keep_mic_ready else STANDBY_AFTER_S
+            else:
+                open_mic()  # starts the stream at once when it rests, so the pre-roll is there from now on
 
     settings.changed.connect(on_setting)
     open_mic()

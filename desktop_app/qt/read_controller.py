@@ -320,6 +320,8 @@ class ReadController(QObject):
 
     @Slot(object)
     def _on_task_failed(self, exc: object) -> None:
+        if self._restart_at is not None:
+            return  # a reading cancelled for a skip failed on its way out: the next one starts at once
         # It failed before any audio (no output device, no key, …): Play retries from where it began.
         self._resume_offset = self._started_at
         self._interrupted = True
