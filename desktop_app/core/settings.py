@@ -46,7 +46,8 @@ class DictationSettings:
         choices=("auto", "openai", "local")))
     model: str = field(default="gpt-transcribe", metadata=_meta(
         "Transcription model id (any id the server offers)."))
-    realtime_model: str = field(default="gpt-4o-mini-transcribe", metadata=_meta(
+    # gpt-live-transcribe: gpt-4o-mini-transcribe (the old default) shuts down on 2027-02-26 (protocol doc §0).
+    realtime_model: str = field(default="gpt-live-transcribe", metadata=_meta(
         "Transcription model for the realtime transport."))
     language: str = field(default="", metadata=_meta("Spoken language as ISO-639-1 (en, de, …); empty: auto."))
     prompt: str = field(default="", metadata=_meta("Context or spelling hints for the transcriber."))
