@@ -182,17 +182,20 @@ class MicCapture:
         return self._ready.wait(timeout) and self._stream is not None
 
     def close(self) -> None:
-        stream, self._stream = self._stream, None
-        if stream is None:
-            return
-        self._closing = True
-        self._standby = False
-        self._ready.set()  # wake anyone waiting for audio: none will come from this stream
-        try:
-            stream.abort()
-            stream.close()
-        except sd.PortAudioError as exc:  # the device may already be gone; nothing left to save
-            log.info("closing the microphone stream: %s", exc)
+        # Under the run lock: a key-down waking the stream on another thread must not restart it half-closed
+        # (it would report a microphone failure for a device change in Settings).
+        with self._run_lock:
+            stream, self._stream = self._stream, None
+            if stream is None:
+                return
+            self._closing = True
+            self._standby = False
+            self._ready.set()  # wake anyone waiting for audio: none will come from this stream
+            try:
+                stream.abort()
+                stream.close()
+            except sd.PortAudioError as exc:  # the device may already be gone; nothing left to save
+                log.info("closing the microphone stream: %s", exc)
         self._recording = False
         self._report()
 

@@ -145,17 +145,19 @@ class Player:
         return self._ready.wait(timeout)
 
     def close(self) -> None:
-        stream, self._stream = self._stream, None
-        if stream is None:
-            return
-        self.stop()
-        self._closing = True
-        self._standby = False
-        try:
-            stream.abort()
-            stream.close()
-        except sd.PortAudioError as exc:
-            log.info("closing the audio output: %s", exc)
+        # Under the run lock: a writer waking the stream on another thread must not restart it half-closed.
+        with self._run_lock:
+            stream, self._stream = self._stream, None
+            if stream is None:
+                return
+            self.stop()
+            self._closing = True
+            self._standby = False
+            try:
+                stream.abort()
+                stream.close()
+            except sd.PortAudioError as exc:
+                log.info("closing the audio output: %s", exc)
         self._report()
 
     # -- PortAudio thread ------------------------------------------------------------------------------
