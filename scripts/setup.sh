@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what Sayso needs on Debian 12 and creates/updates the project's virtualenv in .venv.
 #
-#   scripts/setup.sh          runtime packages + `pip install -e .`
-#   scripts/setup.sh --test   also the headless-desktop test packages + `pip install -e '.[test]'`
+#   scripts/setup.sh          runtime packages + `pip install -e '.[local]'`
+#   scripts/setup.sh --test   also the headless-desktop test packages + `pip install -e '.[local,test]'`
+#
+# The `local` extra (faster-whisper) is always installed: without a key, offline dictation is what a fresh
+# machine runs on, and the welcome text promises it.
 #
 # Safe to rerun: apt runs only when a package is missing (checked with dpkg-query) and pip only when
 # pyproject.toml changed since the last install (a hash stamp inside .venv).
@@ -65,8 +68,9 @@ sayso_setup() {
 
     local venv="$repo/.venv" stamp want_stamp spec
     stamp="$venv/.sayso-install-stamp"
-    # The stamp names the pyproject.toml it was installed from and whether test extras came with it.
-    want_stamp="$(sha256sum "$repo/pyproject.toml" | cut -d' ' -f1)"
+    # The stamp names the pyproject.toml it was installed from and the extras that came with it (an older
+    # stamp without "local" was a plain `pip install -e .`: it installs again, now with faster-whisper).
+    want_stamp="$(sha256sum "$repo/pyproject.toml" | cut -d' ' -f1) local"
     if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c 'import sys' 2>/dev/null; then
         echo "setup: creating the virtualenv $venv"
         rm -rf "$venv"
@@ -74,10 +78,10 @@ sayso_setup() {
         "$venv/bin/python" -m pip install -q --upgrade pip
     fi
     if [[ $with_test == 1 ]]; then
-        spec=".[test]"
+        spec=".[local,test]"
         want_stamp+=" test"
     else
-        spec="."
+        spec=".[local]"
     fi
     local have_stamp=""
     [[ -f "$stamp" ]] && have_stamp="$(cat "$stamp")"

@@ -68,9 +68,10 @@ class VadTools:
         return vad.split(pcm, max_s)
 
 
-def transcriber_factory(credentials: Credentials, settings: Callable[[], Settings]
+def transcriber_factory(credentials: Credentials, settings: Callable[[], Settings], profile: Profile | None = None
                         ) -> Callable[[Callable[[str], None]], Transcriber]:
-    """A fresh REST transcriber per job: the key, base URL or timeout may have changed since the last one."""
+    """A fresh REST transcriber per job: the key, base URL or timeout may have changed since the last one.
+    ``profile`` is where a local model is downloaded (the --profile in use; default: the environment's)."""
 
     def make(report: Callable[[str], None]) -> Transcriber:
         from desktop_app.providers.openai_stt import OpenAITranscriber
@@ -78,7 +79,7 @@ def transcriber_factory(credentials: Credentials, settings: Callable[[], Setting
         current = settings()
         from desktop_app.app.offline import maybe_local_transcriber  # dictation.engine: local / auto
 
-        local = maybe_local_transcriber(current, credentials, report)
+        local = maybe_local_transcriber(current, credentials, report, profile)
         if local is not None:
             return local
         config = credentials.api_config(current)
@@ -149,13 +150,29 @@ def wire(ctx: AppContext) -> None:
                             ).full_message()
         if mic.error is not None:  # unplugged or failed since: try the configured device again
             open_mic()
+        preload_local_model()
         return ""
+
+    def preload_local_model() -> None:
+        """Key-down: when this dictation will run on the local engine, load its model while the user speaks
+        (the engine choice may ask the network, so all of it runs on a worker)."""
+        if settings.settings.dictation.engine == "openai":
+            return
+        from desktop_app.app import offline
+
+        current = settings.settings
+        ctx.tasks.start("local-model-preload", lambda token: _preload(offline, current, token))
+
+    def _preload(offline: Any, current: Settings, token: CancelToken) -> None:
+        # Returns None on purpose (see report_live): the outcome is in the log.
+        offline.preload_local_model(current, ctx.credentials, ctx.profile, token)
 
     controller = DictationController(ctx.tasks, ctx.platform.hotkeys,
                                      mode=lambda: str(settings.get("dictation.mode")),
                                      hotkey=lambda: str(settings.get("dictation.hotkey")), parent=ctx.controller)
     service = DictationService(audio=mic, inserter=ctx.platform.inserter, history=store, tools=VadTools(),
-                               transcriber_factory=transcriber_factory(ctx.credentials, lambda: settings.settings),
+                               transcriber_factory=transcriber_factory(ctx.credentials, lambda: settings.settings,
+                                                                       ctx.profile),
                                settings=lambda: settings.settings, listener=controller, preflight=preflight,
                                limits=UploadLimits(),
                                realtime=RealtimeDictation(streaming_factory(ctx.credentials, lambda: settings.settings),
@@ -248,6 +265,10 @@ def wire(ctx: AppContext) -> None:
             if service.recording:
                 controller.cancel()
             controller.register_hotkeys()
+        elif key in ("dictation.local_model", "dictation.engine"):
+            from desktop_app.app.offline import release_local_model
+
+            release_local_model()  # the old model's memory goes back now, not after the idle minutes
         elif key == "audio.input_device":
             open_mic()
         elif key == "audio.keep_mic_ready":
@@ -303,7 +324,7 @@ def _load(args: argparse.Namespace) -> tuple[Profile, Settings]:
 def _cli_transcriber(profile: Profile, settings: Settings, report: Callable[[str], None]) -> Transcriber:
     from desktop_app.app.shared import build_credentials
 
-    return transcriber_factory(build_credentials(profile), lambda: settings)(report)
+    return transcriber_factory(build_credentials(profile), lambda: settings, profile)(report)
 
 
 def _err(message: str) -> None:
@@ -317,6 +338,12 @@ def cli_transcribe(args: argparse.Namespace) -> int:
     profile, settings = _load(args)
     from desktop_app.app import realtime_transcribe
 
+    engine = getattr(args, "engine", None)
+    if engine == "local" and getattr(args, "transport", None) == "realtime":
+        _err(f"--engine {engine} and --transport realtime do not go together: the realtime transport streams to "
+             "OpenAI, the local engine transcribes on this computer. Use --engine openai --transport realtime, "
+             f"or --engine {engine} alone.")
+        return 2
     if realtime_transcribe.wants_realtime(args, settings):  # issue 4: stream the file over the WebSocket
         from desktop_app.app.shared import build_credentials
 
@@ -364,7 +391,8 @@ def cli_transcribe(args: argparse.Namespace) -> int:
             sys.stdout.write(join_transcripts(texts))
         sys.stdout.write("\n")
     elif fmt == "json":
-        print(json.dumps({"text": join_transcripts(texts), "model": model,
+        used = getattr(transcriber, "model_label", "") or model  # local:<model> when the local engine ran
+        print(json.dumps({"text": join_transcripts(texts), "model": used,
                           "language": results[0].language if results else "",
                           "duration_s": round(pcm.duration_s, 3), "parts": len(parts)}, ensure_ascii=False))
     else:

@@ -242,10 +242,11 @@ def autostart_command() -> list[str]:
 def welcome_text(settings: Any, profile: Any) -> str:
     """The first-start text without a key (as ``offline.first_start_text``, whose module pulls in the model
     downloader and HTTP client: only the small catalogue and message modules are loaded here)."""
-    from desktop_app.providers.local_models import local_model_status
+    from desktop_app.providers.local_models import INSTALL_HINT, faster_whisper_available, local_model_status
     from desktop_app.services.engine_choice import first_start_message
 
-    return first_start_message(local_model_status(settings.dictation.local_model, profile.models_dir))
+    return first_start_message(local_model_status(settings.dictation.local_model, profile.models_dir),
+                               faster_whisper_available(), INSTALL_HINT)
 
 
 def call_when_shown(widget: Any, action: Any) -> None:

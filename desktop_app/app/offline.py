@@ -10,11 +10,16 @@ from collections.abc import Callable
 
 from desktop_app.core.cancel import CancelToken
 from desktop_app.core.errors import SaysoError
-from desktop_app.core.models import EncodedAudio, Transcript, TranscriptDelta, TranscriptionOptions
+from desktop_app.core.models import EncodedAudio, PcmAudio, Transcript, TranscriptDelta, TranscriptionOptions
 from desktop_app.core.ports import Transcriber
 from desktop_app.core.settings import Settings
-from desktop_app.providers.local_models import LocalModelStatus, local_model_status
-from desktop_app.providers.local_whisper import INSTALL_HINT, LocalWhisperTranscriber, faster_whisper_available
+from desktop_app.providers.local_models import (
+    INSTALL_HINT,
+    LocalModelStatus,
+    faster_whisper_available,
+    local_model_status,
+)
+from desktop_app.providers.local_whisper import LocalWhisperTranscriber
 from desktop_app.providers.model_download import ModelDownloader, ProgressCallback
 from desktop_app.services import engine_choice
 from desktop_app.services.credentials import Credentials
@@ -39,7 +44,8 @@ def describe_local_engine(settings: Settings, profile: Profile) -> str:
 
 def first_start_text(settings: Settings, profile: Profile) -> str:
     """The first-start explanation shown when no key is set: paste a key, or go offline (with the size)."""
-    return engine_choice.first_start_message(local_status(settings, profile))
+    return engine_choice.first_start_message(local_status(settings, profile), faster_whisper_available(),
+                                             INSTALL_HINT)
 
 
 def choose_engine(settings: Settings, credentials: Credentials, override: str | None = None,
@@ -69,6 +75,19 @@ def ensure_local_model(settings: Settings, profile: Profile, cancel: CancelToken
     return local_status(settings, profile)
 
 
+# Live text from the local engine: pieces of 5-10 s cut in the longest silence of the last 5 s before each
+# 10 s mark. Shorter pieces show text sooner but give Whisper less context (and cut more words mid-way).
+PIECE_MAX_S = 10.0
+PIECE_SEARCH_S = 5.0
+
+
+def split_on_silences(pcm: PcmAudio) -> list[PcmAudio]:
+    """The recording cut on VAD silences into pieces the local engine decodes one after another."""
+    from desktop_app.audio import vad
+
+    return vad.split(pcm, PIECE_MAX_S, PIECE_SEARCH_S)
+
+
 def local_transcriber(settings: Settings, profile: Profile, cancel: CancelToken,
                       on_progress: ProgressCallback | None = None) -> LocalWhisperTranscriber:
     """A ready LocalWhisperTranscriber (model downloaded if needed; loading happens on first transcribe)."""
@@ -78,17 +97,23 @@ def local_transcriber(settings: Settings, profile: Profile, cancel: CancelToken,
         raise LocalEngineUnavailable("Local transcription needs the faster-whisper package, which is not installed.",
                                      hint=f"Install it with: {INSTALL_HINT}, or set a key to use OpenAI.")
     status = ensure_local_model(settings, profile, cancel, on_progress)
-    return LocalWhisperTranscriber(status.path)
+    return LocalWhisperTranscriber(status.path, splitter=split_on_silences)
 
 
 class LocalEngineTranscriber:
     """The local ``Transcriber`` as the dictation flow gets it: on first use it downloads the model if it is
-    a catalogue name not yet here (progress and cancel through the job), then transcribes on this computer."""
+    a catalogue name not yet here (progress and cancel through the job), then transcribes on this computer,
+    piece by piece so the text shows while the rest is decoded."""
 
     def __init__(self, settings: Settings, profile: Profile, report: Callable[[str], None]) -> None:
         self._settings = settings
         self._profile = profile
         self._report = report
+
+    @property
+    def model_label(self) -> str:
+        """``local:<model>``: what history and `transcribe --format json` name as the model."""
+        return f"local:{local_status(self._settings, self._profile).path.name}"
 
     def transcribe(self, audio: EncodedAudio, options: TranscriptionOptions,
                    on_delta: Callable[[TranscriptDelta], None], cancel: CancelToken) -> Transcript:
@@ -99,7 +124,8 @@ class LocalEngineTranscriber:
             percent = int(done * 100 / total) if total else 0
             if percent != shown[0]:  # a line per percent, not per network read
                 shown[0] = percent
-                self._report(f"Downloading the local model {status.name} ({status.download_size_text}): {percent}%")
+                self._report(f"Downloading the local model {status.name} ({status.download_size_text}): {percent}% "
+                             "(once; cancel keeps the part downloaded)")
 
         transcriber = local_transcriber(self._settings, self._profile, cancel, progress)
         if shown[0] >= 0:
@@ -119,6 +145,31 @@ def maybe_local_transcriber(settings: Settings, credentials: Credentials, report
         return None
     report(choice.reason)
     return LocalEngineTranscriber(settings, profile or resolve_profile(), report)
+
+
+def preload_local_model(settings: Settings, credentials: Credentials, profile: Profile,
+                        cancel: CancelToken | None = None) -> bool:
+    """At key-down (worker thread): when this dictation will run locally on a model already here, load it
+    while the user speaks, so key release → text does not include the 0.6-1.6 s load. Never downloads
+    (that waits for the recording, with its progress shown). True when the model is loaded now."""
+    if not faster_whisper_available() or choose_engine(settings, credentials).engine != engine_choice.LOCAL:
+        return False
+    status = local_status(settings, profile)
+    if not status.ready or (cancel is not None and cancel.cancelled):
+        return False
+    try:
+        LocalWhisperTranscriber(status.path).preload()
+    except SaysoError as exc:  # the dictation itself reports it, with the recording kept
+        log.info("local model not preloaded: %s", exc.user_message)
+        return False
+    return True
+
+
+def release_local_model() -> bool:
+    """Give the loaded local model's memory back now (the model or engine setting changed)."""
+    from desktop_app.providers.local_whisper import MODELS
+
+    return MODELS.release()
 
 
 def needs_key(settings: Settings, credentials: Credentials) -> bool:

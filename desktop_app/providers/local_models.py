@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MODEL_BASE_URL_ENV = "SAYSO_MODEL_BASE_URL"
+# How to get the local engine: the PyPI extra, or (from a source checkout) the setup script that installs it.
+INSTALL_HINT = "pip install 'sayso[local]' (from a source checkout: scripts/setup.sh)"
 DEFAULT_MODEL_BASE_URL = "https://huggingface.co"
 
 # A folder is a usable CTranslate2 Whisper model when these are present.
@@ -79,6 +81,16 @@ CATALOGUE: dict[str, LocalModel] = {
                    False, "more accurate, slower, many languages"),
     )
 }
+
+
+def faster_whisper_available() -> bool:
+    """Whether the local engine (faster-whisper) is installed, without importing it (cheap at start-up)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("faster_whisper") is not None
+    except (ImportError, ValueError):  # a broken or half-removed install counts as missing
+        return False
 
 
 def human_size(num_bytes: int) -> str:

@@ -1,8 +1,8 @@
 """The local ``Transcriber``: Whisper on this computer through faster-whisper (CTranslate2), no network.
 
 faster-whisper is optional (``pip install 'sayso[local]'``) and imported only when a model is loaded, so
-Sayso starts and works with OpenAI without it. A loaded model is cached per (folder, threads) for the
-process's life: loading tiny.en takes ~0.6 s, base ~1 s, and the first dictation should not pay that twice.
+Sayso starts and works with OpenAI without it. One loaded model is kept (``MODELS``) while it is in use and
+for a few idle minutes after (loading tiny.en takes ~0.6 s, base ~1 s), then released.
 
 Input: the ``EncodedAudio`` the dictation flow already makes for upload (FLAC, WAV or Ogg, any rate). It
 is decoded here with soundfile and resampled to Whisper's 16 kHz mono float with numpy, because providers
@@ -11,12 +11,16 @@ may not import audio/; any other container falls back to faster-whisper's own Py
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import io
 import logging
 import os
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,23 +29,16 @@ import soundfile as sf
 
 from desktop_app.core.cancel import CancelToken
 from desktop_app.core.errors import SaysoError
-from desktop_app.core.models import EncodedAudio, Transcript, TranscriptDelta, TranscriptionOptions
-from desktop_app.providers.local_models import folder_problem
+from desktop_app.core.models import EncodedAudio, PcmAudio, Transcript, TranscriptDelta, TranscriptionOptions
+from desktop_app.providers.local_models import INSTALL_HINT, folder_problem
 
 log = logging.getLogger(__name__)
 
 WHISPER_RATE = 16_000
-INSTALL_HINT = "pip install 'sayso[local]'"
 
 
 class LocalEngineUnavailable(SaysoError):
     default_message = "Local transcription is not installed."
-
-
-def faster_whisper_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("faster_whisper") is not None
 
 
 def _import_whisper_model() -> Any:
@@ -59,31 +56,141 @@ def default_threads() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-_models: dict[tuple[str, int], Any] = {}
-_models_lock = threading.Lock()
+MODEL_IDLE_RELEASE_S = 300.0  # a loaded model (90-500 MB) is given back after this long unused
+
+
+def _give_memory_back() -> None:
+    """Collect the released model and ask glibc to hand the freed heap to the OS (RSS drops ~40 MB more)."""
+    gc.collect()
+    try:
+        import faster_whisper.vad
+
+        faster_whisper.vad.get_vad_model.cache_clear()  # the Silero VAD session, reloaded in ~50 ms
+    except (ImportError, AttributeError):
+        pass
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):
+            pass
+
+
+class ModelCache:
+    """At most one loaded model per process, released ``idle_s`` after its last use and at once when a
+    different model (folder or thread count) is loaded.
+
+    Loading tiny.en takes ~0.6 s and base ~1 s, so back-to-back dictations keep the model; an idle tray app
+    should not keep 90+ MB for a model it may not use again today. Callers wrap each use in ``using()`` so
+    the timer never drops a model in the middle of a transcription (a dropped reference would only cost a
+    reload, but the memory would not go back while a decoder still holds the model)."""
+
+    def __init__(self, idle_s: float = MODEL_IDLE_RELEASE_S,
+                 load: Callable[[Path, int], Any] | None = None,
+                 after_release: Callable[[], None] = _give_memory_back) -> None:
+        self.idle_s = idle_s
+        self._load = load or _load_whisper_model
+        self._after_release = after_release
+        self._lock = threading.Lock()
+        self._key: tuple[str, int] | None = None
+        self._model: Any = None
+        self._users = 0
+        self._last_used = 0.0
+        self._timer: threading.Timer | None = None
+
+    @property
+    def loaded(self) -> tuple[str, int] | None:
+        """(folder, threads) of the model held now, or None."""
+        with self._lock:
+            return self._key if self._model is not None else None
+
+    def get(self, folder: Path, threads: int) -> Any:
+        key = (str(folder.resolve()), threads)
+        released = False
+        with self._lock:
+            if self._model is not None and self._key == key:
+                self._last_used = time.monotonic()
+                return self._model
+            if self._model is not None:  # another model was chosen: drop the old one before loading
+                log.info("releasing local model %s (another model is loading)", self._key[0] if self._key else "")
+                self._model, self._key = None, None
+                released = True
+            if released:
+                self._after_release()
+            model = self._load(folder, threads)
+            self._model, self._key = model, key
+            self._last_used = time.monotonic()
+            self._schedule()
+            return model
+
+    @contextlib.contextmanager
+    def using(self) -> Iterator[None]:
+        with self._lock:
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._users -= 1
+                self._last_used = time.monotonic()
+                self._schedule()
+
+    def release(self) -> bool:
+        """Drop the model now unless a transcription is using it. True when one was released."""
+        with self._lock:
+            if self._model is None or self._users:
+                return False
+            log.info("releasing local model %s", self._key[0] if self._key else "")
+            self._model, self._key = None, None
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+        self._after_release()
+        return True
+
+    def _schedule(self) -> None:  # with the lock held
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._model is None:
+            self._timer = None
+            return
+        self._timer = threading.Timer(max(0.0, self.idle_s), self._on_timer)
+        self._timer.daemon = True
+        self._timer.name = "local-model-release"
+        self._timer.start()
+
+    def _on_timer(self) -> None:
+        with self._lock:
+            idle = time.monotonic() - self._last_used
+            if self._model is None or self._users:
+                return
+            if idle < self.idle_s:  # used again meanwhile (and rescheduled): this timer is stale
+                return
+        self.release()
+
+
+def _load_whisper_model(folder: Path, threads: int) -> Any:
+    whisper_model = _import_whisper_model()
+    started = time.monotonic()
+    try:
+        model = whisper_model(str(folder), device="cpu", compute_type="int8", cpu_threads=threads)
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise SaysoError(f"The local model in {folder} could not be loaded: {exc}",
+                         hint="The folder may be damaged: delete it and download the model again.",
+                         detail=repr(exc)) from exc
+    log.info("loaded local model %s in %.2f s (%d threads)", folder, time.monotonic() - started, threads)
+    return model
+
+
+MODELS = ModelCache()
 
 
 def load_model(folder: Path, cpu_threads: int | None = None) -> Any:
-    """The faster-whisper model in ``folder``, loaded once per process (thread-safe; call off the GUI thread)."""
+    """The faster-whisper model in ``folder`` through the process's ``MODELS`` cache (thread-safe; call off
+    the GUI thread)."""
     problem = folder_problem(folder)
     if problem:
         raise SaysoError(problem)
-    threads = cpu_threads or default_threads()
-    key = (str(folder.resolve()), threads)
-    with _models_lock:
-        model = _models.get(key)
-        if model is None:
-            whisper_model = _import_whisper_model()
-            started = time.monotonic()
-            try:
-                model = whisper_model(str(folder), device="cpu", compute_type="int8", cpu_threads=threads)
-            except (RuntimeError, ValueError, OSError) as exc:
-                raise SaysoError(f"The local model in {folder} could not be loaded: {exc}",
-                                 hint="The folder may be damaged: delete it and download the model again.",
-                                 detail=repr(exc)) from exc
-            log.info("loaded local model %s in %.2f s (%d threads)", folder, time.monotonic() - started, threads)
-            _models[key] = model
-        return model
+    return MODELS.get(folder, cpu_threads or default_threads())
 
 
 def decode_to_16k(audio: EncodedAudio) -> np.ndarray:
@@ -107,48 +214,87 @@ def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
     return np.interp(positions, np.arange(len(samples)), samples).astype(np.float32)
 
 
+Splitter = Callable[[PcmAudio], list[PcmAudio]]
+
+
+def to_pcm16k(samples: np.ndarray) -> PcmAudio:
+    clipped = np.clip(samples, -1.0, 1.0 - 1.0 / 32768)
+    return PcmAudio((clipped * 32768.0).astype("<i2").tobytes(), WHISPER_RATE)
+
+
+def from_pcm(pcm: PcmAudio) -> np.ndarray:
+    samples = np.frombuffer(pcm.data, dtype="<i2").astype(np.float32) / 32768.0
+    return resample(samples, pcm.sample_rate, WHISPER_RATE)
+
+
 class LocalWhisperTranscriber:
-    """``Transcriber`` on a local model folder. Streams one ``TranscriptDelta`` per decoded segment."""
+    """``Transcriber`` on a local model folder. Streams one ``TranscriptDelta`` per decoded segment.
+
+    faster-whisper decodes in 30 s windows and yields nothing before a window is done, so a 10 s dictation
+    would appear all at once. With a ``splitter`` (the app passes the VAD splitter from audio/, which
+    providers may not import) the recording is cut on silences into pieces of a few seconds, decoded in
+    order: the first words show while the rest is still being decoded."""
 
     def __init__(self, model_dir: Path, *, cpu_threads: int | None = None, beam_size: int = 1,
-                 loader: Callable[[Path, int | None], Any] = load_model) -> None:
+                 loader: Callable[[Path, int | None], Any] = load_model, splitter: Splitter | None = None,
+                 cache: ModelCache | None = None) -> None:
         self._model_dir = model_dir
         self._threads = cpu_threads
         self._beam_size = beam_size  # greedy: dictation favours latency; accuracy comes from the model size
         self._loader = loader
+        self._splitter = splitter
+        self._cache = cache or MODELS
 
     @property
     def model_dir(self) -> Path:
         return self._model_dir
 
+    @property
+    def model_label(self) -> str:
+        """What history and `transcribe --format json` name as the model: ``local:<folder name>``."""
+        return f"local:{self._model_dir.name}"
+
     def preload(self) -> None:
         """Load the model now (on a worker thread) so the first dictation does not wait for it."""
-        self._loader(self._model_dir, self._threads)
+        with self._cache.using():
+            self._loader(self._model_dir, self._threads)
 
     def transcribe(self, audio: EncodedAudio, options: TranscriptionOptions,
                    on_delta: Callable[[TranscriptDelta], None], cancel: CancelToken) -> Transcript:
         cancel.raise_if_cancelled()
-        model = self._loader(self._model_dir, self._threads)
-        samples = decode_to_16k(audio)
-        cancel.raise_if_cancelled()
+        with self._cache.using():
+            model = self._loader(self._model_dir, self._threads)
+            samples = decode_to_16k(audio)
+            cancel.raise_if_cancelled()
+            pieces = [samples]
+            if self._splitter is not None and len(samples):
+                pieces = [from_pcm(piece) for piece in self._splitter(to_pcm16k(samples)) if piece.data]
+            return self._decode_pieces(model, pieces, options, on_delta, cancel, len(samples) / WHISPER_RATE)
+
+    def _decode_pieces(self, model: Any, pieces: list[np.ndarray], options: TranscriptionOptions,
+                       on_delta: Callable[[TranscriptDelta], None], cancel: CancelToken,
+                       duration_s: float) -> Transcript:
         english_only = bool(getattr(model, "model", None) and not getattr(model.model, "is_multilingual", True))
         language = options.language or ("en" if english_only else None)
         prompt = options.prompt
         if options.keywords:  # Whisper has no keyword list: naming the words in the prompt is the known substitute
             prompt = (prompt + "\n" if prompt else "") + "Vocabulary: " + ", ".join(options.keywords) + "."
-        segments, info = model.transcribe(samples, language=language, initial_prompt=prompt or None,
-                                          beam_size=self._beam_size, vad_filter=True,
-                                          condition_on_previous_text=False)
         texts: list[str] = []
-        for segment in segments:  # a generator: each step decodes the next segment
+        for piece in pieces:
             cancel.raise_if_cancelled()
-            text = segment.text.strip()
-            if not text:
-                continue
-            piece = text if not texts else " " + text
-            texts.append(text)
-            on_delta(TranscriptDelta(text=piece, item_id="local"))
+            segments, info = model.transcribe(piece, language=language, initial_prompt=prompt or None,
+                                              beam_size=self._beam_size, vad_filter=True,
+                                              condition_on_previous_text=False)
+            language = language or info.language  # detected once, on the first piece: one language throughout
+            for segment in segments:  # a generator: each step decodes the next segment
+                cancel.raise_if_cancelled()
+                text = segment.text.strip()
+                if not text:
+                    continue
+                piece_text = text if not texts else " " + text
+                texts.append(text)
+                on_delta(TranscriptDelta(text=piece_text, item_id="local"))
         cancel.raise_if_cancelled()
         # Like the OpenAI transcriber: silence gives an empty text, and the dictation flow decides what to say.
-        return Transcript(text=" ".join(texts), model=f"local:{self._model_dir.name}", language=info.language or "",
-                          duration_s=float(info.duration))
+        return Transcript(text=" ".join(texts), model=self.model_label, language=language or "",
+                          duration_s=duration_s)

@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]  # (bytes done, bytes total) over the whole model
 CHUNK_BYTES = 256 * 1024
+# The bytes as stored: sizes, checksums and Range offsets all refer to them. A server (or proxy) that
+# gzips a small text file otherwise sends a Content-Length the size check would compare with the wrong bytes.
+NO_COMPRESSION = {"Accept-Encoding": "identity"}
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -125,7 +128,7 @@ class ModelDownloader:
         try:
             staging.mkdir(parents=True, exist_ok=True)
             with interrupt_on_cancel(cancel):
-                remote = [self._describe(model, f.name, f.sha256, f.approx_bytes) for f in model.files]
+                remote = [self._describe(model, f.name, f.sha256, f.approx_bytes, cancel) for f in model.files]
                 total = sum(r.size for r in remote)
                 done = sum(self._present_bytes(staging, r) for r in remote)
                 if on_progress:
@@ -145,12 +148,15 @@ class ModelDownloader:
         return target
 
     # ----- steps --------------------------------------------------------------------------------------
-    def _describe(self, model: LocalModel, name: str, pinned: str | None, approx: int) -> RemoteFile:
+    def _describe(self, model: LocalModel, name: str, pinned: str | None, approx: int,
+                  cancel: CancelToken) -> RemoteFile:
         """HEAD the file for its size and published checksum (falls back to the catalogue's size)."""
         url = file_url(model, name, self._base_url)
         try:
-            response = self._http().head(url)
+            response = self._http().head(url, headers=NO_COMPRESSION)
         except httpx.HTTPError as exc:
+            if cancel.cancelled:  # the socket was closed under the request by interrupt_on_cancel
+                raise Cancelled() from exc
             raise self._network_error(model, exc) from exc
         if response.status_code == 404:
             raise ModelDownloadError(f"The {model.name} model's file {name} was not found at {url}.",
@@ -178,7 +184,7 @@ class ModelDownloader:
             with part.open("rb") as existing:
                 for block in iter(lambda: existing.read(CHUNK_BYTES), b""):
                     digest.update(block)
-        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        headers = {**NO_COMPRESSION, **({"Range": f"bytes={offset}-"} if offset else {})}
         try:
             with self._http().stream("GET", item.url, headers=headers) as response:
                 if response.status_code == 416 and offset:
@@ -225,6 +231,17 @@ class ModelDownloader:
 
     def _network_error(self, model: LocalModel, exc: Exception) -> SaysoError:
         error = error_from_exception(exc, host=httpx.URL(self._base_url).host)
-        error.hint = (f"{error.hint} The part already downloaded is kept: the next try resumes the "
-                      f"{model.name} model ({human_size(model.approx_bytes)}).").strip()
+        kept = self._partial_bytes(model)
+        resume = (f" The {human_size(kept)} already downloaded is kept: the next try resumes from there."
+                  if kept else "")
+        error.hint = (f"{error.hint} The local model {model.name} must be downloaded once "
+                      f"({human_size(model.approx_bytes)}) before offline dictation works.{resume} Or point "
+                      "Settings → Dictation → Local model at a model folder you already have.").strip()
         return error
+
+    def _partial_bytes(self, model: LocalModel) -> int:
+        """Bytes of this model already in its staging folder (finished files and the .part in flight)."""
+        staging = staging_dir(self._models_dir, model.name)
+        if not staging.is_dir():
+            return 0
+        return sum(path.stat().st_size for path in staging.iterdir() if path.is_file())

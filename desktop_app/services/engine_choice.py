@@ -107,9 +107,19 @@ def choose_for_settings(settings: Settings, *, has_key: bool, reachable: Callabl
                          base_url=base_url or settings.api.base_url, reachable=reachable)
 
 
-def first_start_message(model: LocalModelView) -> str:
-    """What a new user without a key reads: the two ways forward, never a dead end."""
-    if model.ready:
+def first_start_message(model: LocalModelView, engine_available: bool = True, install_hint: str = "") -> str:
+    """What a new user without a key reads: the two ways forward, never a dead end.
+
+    Offline is promised only when it can work: without faster-whisper the text gives the install step
+    first (a download would end in "not installed")."""
+    if not engine_available:
+        offline = ("2. Use offline dictation on this computer: it needs the local engine (faster-whisper), which "
+                   f"is not installed. Install it with: {install_hint or 'pip install faster-whisper'}, then "
+                   "restart Sayso.")
+        if model.needs_download:
+            offline += (f" The local model {model.name} ({model.download_size_text}) is then downloaded once, "
+                        "or choose a model folder you already have in Settings → Dictation → Local model.")
+    elif model.ready:
         offline = (f"2. Use offline dictation: the local model {model.name} is ready, so dictation works now, "
                    "on this computer, without a key or network.")
     elif model.needs_download:

@@ -4,6 +4,9 @@
 SHA-1, which is not a content SHA-256); large ("LFS") files get a 302 to ``/cdn/...`` carrying
 ``X-Linked-Etag: "<sha256>"`` and ``X-Linked-Size``, and the CDN URL serves the bytes with HTTP Range.
 
+Like the hub, small files are gzip-compressed when the client accepts it (``Accept-Encoding: gzip``):
+Content-Length is then the compressed size, on HEAD as on GET, which is what a size check must not trip on.
+
 Controls for the error cases: ``corrupt`` (serve damaged bytes under the true checksum), ``stall_after``
 (stop sending after N bytes until the test ends), ``ignore_range``; every request is recorded.
 """
@@ -11,6 +14,7 @@ Controls for the error cases: ``corrupt`` (serve damaged bytes under the true ch
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
 import threading
 from dataclasses import dataclass, field
@@ -27,6 +31,7 @@ class Request:
     method: str
     path: str
     range: str
+    accept_encoding: str = ""
 
 
 @dataclass
@@ -74,7 +79,8 @@ class ModelServer:
 
     def _record(self, request: web.Request) -> None:
         with self._lock:
-            self.requests.append(Request(request.method, request.path, request.headers.get("Range", "")))
+            self.requests.append(Request(request.method, request.path, request.headers.get("Range", ""),
+                                         request.headers.get("Accept-Encoding", "")))
 
     async def _resolve(self, request: web.Request) -> web.StreamResponse:
         self._record(request)
@@ -85,7 +91,24 @@ class ModelServer:
             raise web.HTTPFound(f"/cdn/{owner}/{repo}/{name}", headers={
                 "X-Linked-Etag": f'"{self.sha256(path)}"', "X-Linked-Size": str(size)})
         blob_sha1 = hashlib.sha1(b"blob %d\0" % size + path.read_bytes()).hexdigest()
+        if self._accepts_gzip(request) and not request.headers.get("Range"):
+            return await self._send_gzipped(request, path, {"ETag": f'"{blob_sha1}"'})
         return await self._send(request, path, {"ETag": f'"{blob_sha1}"'})
+
+    @staticmethod
+    def _accepts_gzip(request: web.Request) -> bool:
+        offered = [part.split(";")[0].strip().lower() for part in request.headers.get("Accept-Encoding", "").split(",")]
+        return "gzip" in offered
+
+    async def _send_gzipped(self, request: web.Request, path: Path, headers: dict[str, str]) -> web.StreamResponse:
+        body = gzip.compress(path.read_bytes(), mtime=0)
+        headers.update({"Content-Encoding": "gzip", "Content-Length": str(len(body)), "Vary": "Accept-Encoding"})
+        response = web.StreamResponse(status=200, headers=headers)
+        await response.prepare(request)
+        if request.method != "HEAD":
+            await response.write(body)
+        await response.write_eof()
+        return response
 
     async def _cdn(self, request: web.Request) -> web.StreamResponse:
         self._record(request)

@@ -95,3 +95,25 @@ def test_doctor_line_for_each_model_state(meeting_model_dir: Path, tmp_path: Pat
     assert "NOT installed (pip install 'sayso[local]')" in pending and "not downloaded yet (78 MB" in pending
     unknown = describe_local_engine(True, local_model_status("huge", tmp_path), "")
     assert "unusable: Unknown local model 'huge'" in unknown
+
+
+def test_first_start_without_the_local_engine_gives_the_install_step_not_a_download(tmp_path: Path) -> None:
+    text = first_start_message(local_model_status("base.en", tmp_path), False, "pip install 'sayso[local]'")
+    assert "not installed" in text and "Install it with: pip install 'sayso[local]'" in text
+    assert "Sayso downloads" not in text  # no promise that would end in "faster-whisper not installed"
+    assert "148 MB" in text and "sayso key set" in text  # both ways still there, with the size
+
+
+def test_the_welcome_text_checks_that_faster_whisper_is_installed(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from desktop_app.app.gui import welcome_text
+    from desktop_app.core.settings import Settings
+    from desktop_app.storage.profile import resolve_profile
+
+    settings, profile = Settings(), resolve_profile(tmp_path)
+    assert "Sayso downloads the local model" in welcome_text(settings, profile)
+    monkeypatch.setitem(sys.modules, "faster_whisper", None)  # as if the `local` extra was never installed
+    missing = welcome_text(settings, profile)
+    assert "faster-whisper), which is not installed" in missing and "scripts/setup.sh" in missing

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
+import threading
+import weakref
 from pathlib import Path
 
 import pytest
@@ -105,3 +108,70 @@ def test_the_model_loads_once_per_folder(tmp_path: Path, meeting_model_dir: Path
     folder = linked_copy(meeting_model_dir, tmp_path / "model")
     first = local_whisper.load_model(folder, 1)
     assert local_whisper.load_model(folder, 1) is first
+
+
+def test_choosing_another_model_releases_the_old_one_at_once(tmp_path: Path, meeting_model_dir: Path) -> None:
+    released: list[int] = []
+    cache = local_whisper.ModelCache(idle_s=600, after_release=lambda: released.append(1))
+    one = linked_copy(meeting_model_dir, tmp_path / "one")
+    two = linked_copy(meeting_model_dir, tmp_path / "two")
+    old = weakref.ref(cache.get(one, 1))
+    gc.collect()
+    assert old() is not None  # the cache holds it
+    cache.get(two, 1)
+    gc.collect()
+    assert old() is None and released == [1], "the first model is still in memory after choosing another"
+    assert cache.loaded == (str(two.resolve()), 1)
+    assert cache.release() and cache.loaded is None
+
+
+def test_an_idle_model_is_released_but_never_while_a_transcription_uses_it(
+        tmp_path: Path, meeting_model_dir: Path, jfk_flac: EncodedAudio) -> None:
+    released = threading.Event()
+    cache = local_whisper.ModelCache(idle_s=0.3, after_release=released.set)
+    folder = linked_copy(meeting_model_dir, tmp_path / "model")
+    transcriber = LocalWhisperTranscriber(folder, cpu_threads=1, cache=cache,
+                                          loader=lambda path, threads: cache.get(path, threads or 1))
+    seen_loaded: list[bool] = []
+
+    def slow_consumer(_delta: TranscriptDelta) -> None:
+        # Still inside the transcription, well past idle_s since the load: the model must stay.
+        assert not released.wait(0.6)
+        seen_loaded.append(cache.loaded is not None)
+
+    transcriber.transcribe(jfk_flac, TranscriptionOptions(model="", language="en"), slow_consumer, CancelToken())
+    assert seen_loaded and all(seen_loaded)
+    assert released.wait(10), "the idle model was not released"
+    assert cache.loaded is None
+
+
+def test_pieces_are_decoded_in_order_and_text_shows_before_the_last_piece(
+        meeting_model_dir: Path, jfk_flac: EncodedAudio) -> None:
+    """With the VAD splitter the app passes, JFK (11 s) is decoded in pieces: the first words arrive as a
+    delta before the last piece is even started, and the whole text is still the right one."""
+    from desktop_app.app.offline import split_on_silences
+
+    events: list[tuple[str, str]] = []
+
+    class RecordingModel:
+        def __init__(self, model: object) -> None:
+            self._model = model
+            self.model = getattr(model, "model", None)
+
+        def transcribe(self, samples: object, **kwargs: object) -> object:
+            events.append(("decode", f"{len(samples) / 16_000:.1f}s"))  # type: ignore[arg-type]
+            return self._model.transcribe(samples, **kwargs)  # type: ignore[attr-defined]
+
+    def loader(folder: Path, threads: int | None) -> RecordingModel:
+        return RecordingModel(local_whisper.load_model(folder, threads))
+
+    transcriber = LocalWhisperTranscriber(meeting_model_dir, loader=loader, splitter=split_on_silences)
+    transcript = transcriber.transcribe(jfk_flac, TranscriptionOptions(model="", language="en"),
+                                        lambda d: events.append(("delta", d.text)), CancelToken())
+    decodes = [i for i, (kind, _) in enumerate(events) if kind == "decode"]
+    deltas = [i for i, (kind, _) in enumerate(events) if kind == "delta"]
+    assert len(decodes) >= 2, events  # split into pieces of at most 10 s
+    assert deltas and deltas[0] < decodes[-1], events  # live: text before the last piece is decoded
+    assert word_recall(JFK_TEXT, transcript.text) >= 0.8, transcript.text
+    assert "".join(text for kind, text in events if kind == "delta") == transcript.text
+    assert transcript.model == "local:" + meeting_model_dir.name

@@ -195,14 +195,91 @@ def test_an_unknown_file_on_the_server_names_the_url(hub: ModelServer, tmp_path:
         ModelDownloader(tmp_path, base_url=hub.url).download(missing, cancel=CancelToken())
 
 
-def test_an_unreachable_server_is_a_network_error_that_promises_resume(tmp_path: Path,
-                                                                        small_model: LocalModel) -> None:
+def closed_port() -> int:
     import socket
 
-    with socket.socket() as s:  # a port nobody listens on
+    with socket.socket() as s:  # a port nobody listens on once this socket closes
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+        return int(s.getsockname()[1])
+
+
+def test_an_unreachable_server_says_the_model_must_be_downloaded_once_and_offers_a_folder(
+        tmp_path: Path, small_model: LocalModel) -> None:
     with pytest.raises(NetworkError) as caught:
-        ModelDownloader(tmp_path, base_url=f"http://127.0.0.1:{port}").download(small_model, cancel=CancelToken())
-    assert "offline" in caught.value.user_message and "resumes" in caught.value.hint
-    assert isinstance(caught.value, SaysoError)
+        ModelDownloader(tmp_path, base_url=f"http://127.0.0.1:{closed_port()}").download(
+            small_model, cancel=CancelToken())
+    error = caught.value
+    assert "offline" in error.user_message and isinstance(error, SaysoError)
+    assert "local model small-files must be downloaded once (3 MB)" in error.hint, error.hint
+    assert "model folder you already have" in error.hint
+    assert "already downloaded" not in error.hint  # nothing is: no promise of a resume
+
+
+def test_an_unreachable_server_after_a_partial_download_promises_the_resume(
+        tmp_path: Path, small_model: LocalModel) -> None:
+    stage = staging_dir(tmp_path, small_model.name)
+    stage.mkdir(parents=True)
+    (stage / "model.bin.part").write_bytes(b"x" * 1_200_000)
+    with pytest.raises(NetworkError) as caught:
+        ModelDownloader(tmp_path, base_url=f"http://127.0.0.1:{closed_port()}").download(
+            small_model, cancel=CancelToken())
+    assert "The 1 MB already downloaded is kept: the next try resumes from there." in caught.value.hint
+
+
+def test_cancel_while_the_size_request_waits_is_a_cancel_not_a_network_error(
+        tmp_path: Path, small_model: LocalModel) -> None:
+    """A server that accepts the connection and never answers the HEAD: cancel must say Cancelled at once."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    accepted: list[socket.socket] = []
+    got_request = threading.Event()
+
+    def accept() -> None:
+        conn, _ = listener.accept()
+        accepted.append(conn)
+        if conn.recv(4096).startswith(b"HEAD "):
+            got_request.set()
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    cancel = CancelToken()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            ModelDownloader(tmp_path, base_url=f"http://127.0.0.1:{listener.getsockname()[1]}").download(
+                small_model, cancel=cancel)
+        except BaseException as exc:
+            failure.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    try:
+        assert got_request.wait(30), "the downloader never sent its HEAD request"
+        cancel.cancel()
+        worker.join(10)
+        assert not worker.is_alive(), "cancel did not interrupt the HEAD request"
+        assert len(failure) == 1 and isinstance(failure[0], Cancelled), failure
+    finally:
+        for conn in accepted:
+            conn.close()
+        listener.close()
+
+
+def test_requests_ask_for_the_bytes_as_stored_so_a_gzipping_hub_passes_the_size_check(
+        hub: ModelServer, tmp_path: Path, small_model: LocalModel, small_model_dir: Path) -> None:
+    import httpx
+
+    # The hub gzips the small files for a client that accepts it: the Content-Length is the compressed size.
+    url = f"{hub.url}/{small_model.repo}/resolve/main/config.json"
+    gzipped = httpx.head(url, headers={"Accept-Encoding": "gzip"})
+    assert gzipped.headers["content-encoding"] == "gzip"
+    assert int(gzipped.headers["content-length"]) != (small_model_dir / "config.json").stat().st_size
+
+    folder = ModelDownloader(tmp_path / "models", base_url=hub.url).download(small_model, cancel=CancelToken())
+    assert same_files(folder, small_model_dir, [f.name for f in small_model.files])
+    sent = hub.recorded()
+    assert sent and {r.accept_encoding for r in sent[1:]} == {"identity"}, sent  # [0] is the probe above
