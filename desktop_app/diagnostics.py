@@ -312,14 +312,17 @@ def self_test(profile_dir: str | None) -> int:
 
 
 # ----- macOS first run -----------------------------------------------------------------------------------
+# What macOS really asks for: the hotkeys are a CGEventTap and the text goes in as CGEventPost keystrokes
+# (Cmd+V, Cmd+C to read a selection), both governed by Accessibility; some macOS versions list the key
+# listening under Input Monitoring as well. No Apple events are sent, so no "control System Events" prompt.
 MACOS_PERMISSIONS_TEXT = (
     "Sayso needs two permissions on macOS.\n\n"
     "Microphone: macOS asks the first time you dictate. If you said no, open System Settings → Privacy & "
     "Security → Microphone and switch Sayso on.\n\n"
-    "Accessibility: to hear the global hotkeys and to type the text into other apps, open System Settings → "
-    "Privacy & Security → Accessibility, click +, choose Sayso in Applications and switch it on. Then quit and "
-    "reopen Sayso (macOS applies this permission at start).\n\n"
-    "If macOS asks whether Sayso may control \"System Events\", allow it: that is how the text is pasted."
+    "Accessibility: to hear the global hotkeys and to type the text into other apps (Sayso presses the keys "
+    "for you), open System Settings → Privacy & Security → Accessibility, click +, choose Sayso in "
+    "Applications and switch it on. If Sayso also appears under Privacy & Security → Input Monitoring, switch "
+    "it on there too. Then quit and reopen Sayso (macOS applies these permissions at start)."
 )
 
 

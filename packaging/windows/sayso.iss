@@ -59,8 +59,12 @@ Name: "{userdesktop}\{#AppName}"; Filename: "{app}\{#AppExe}"; Tasks: desktopico
 
 [Registry]
 ; The same value the app writes when "Start at login" is switched on in its settings (HKCU Run "Sayso"), so
-; the app shows the task's choice and turning it off in the app removes it. The uninstaller removes it too.
+; the app shows the task's choice and turning it off in the app removes it.
 Root: HKCU; Subkey: "Software\Microsoft\Windows\CurrentVersion\Run"; ValueType: string; ValueName: "{#AppName}"; ValueData: """{app}\{#AppExe}"" --minimized"; Flags: uninsdeletevalue; Tasks: autostart
+; Without a task: the app's own "Start at login" setting may have written the value after an install without
+; the task. ValueType none writes nothing at install; uninsdeletevalue removes the value at uninstall, so no
+; login item is left pointing at a deleted Sayso.exe.
+Root: HKCU; Subkey: "Software\Microsoft\Windows\CurrentVersion\Run"; ValueType: none; ValueName: "{#AppName}"; Flags: dontcreatekey uninsdeletevalue
 
 [Run]
 Filename: "{app}\{#AppExe}"; Description: "{cm:LaunchProgram,{#AppName}}"; Flags: nowait postinstall skipifsilent

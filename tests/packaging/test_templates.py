@@ -57,10 +57,21 @@ def test_info_plist_has_identity_and_usage_strings(rendered: Path) -> None:
     plist = plistlib.loads((rendered / "macos/Info.plist").read_bytes())
     assert plist["CFBundleIdentifier"] == render.APP_ID
     assert "record" in plist["NSMicrophoneUsageDescription"].lower()
-    assert "keystrokes" in plist["NSAppleEventsUsageDescription"].lower()
+    # Sayso sends no Apple events (CGEventTap hotkeys, CGEventPost keystrokes): no Automation string, and
+    # no entitlement for it.
+    assert "NSAppleEventsUsageDescription" not in plist
     assert plist["LSUIElement"] is True  # a tray app: no Dock icon
     entitlements = plistlib.loads((PACKAGING / "macos/entitlements.plist").read_bytes())
     assert entitlements["com.apple.security.device.audio-input"] is True
+    assert "com.apple.security.automation.apple-events" not in entitlements
+
+
+def test_macos_first_run_text_names_the_permissions_macos_really_asks_for() -> None:
+    from desktop_app.diagnostics import MACOS_PERMISSIONS_TEXT
+
+    for place in ("Microphone", "Accessibility", "Input Monitoring"):
+        assert f"Privacy & Security → {place}" in MACOS_PERMISSIONS_TEXT
+    assert "System Events" not in MACOS_PERMISSIONS_TEXT and "Automation" not in MACOS_PERMISSIONS_TEXT
 
 
 def test_inno_setup_script_is_per_user_and_reads_the_rendered_version() -> None:
@@ -71,9 +82,17 @@ def test_inno_setup_script_is_per_user_and_reads_the_rendered_version() -> None:
     for line in ("PrivilegesRequired=lowest", r"DefaultDirName={localappdata}\Programs\{#AppName}"):
         assert line in script
     assert '{userprograms}\\{#AppName}"; Filename: "{app}\\{#AppExe}"' in script  # Start-menu entry
-    run_line = next(line for line in script.splitlines() if line.startswith("Root: HKCU"))
-    assert r"Software\Microsoft\Windows\CurrentVersion\Run" in run_line and "Tasks: autostart" in run_line
-    assert 'ValueName: "{#AppName}"' in run_line  # the value name the app's WindowsRunKeyAutostart uses
+    run_lines = [line for line in script.splitlines() if line.startswith("Root: HKCU")]
+    # The key and value name the app's WindowsRunKeyAutostart uses.
+    assert all(r"Software\Microsoft\Windows\CurrentVersion\Run" in line and 'ValueName: "{#AppName}"' in line
+               for line in run_lines), run_lines
+    tasked = [line for line in run_lines if "Tasks: autostart" in line]
+    assert len(tasked) == 1 and "ValueType: string" in tasked[0]
+    # The app's own setting can write the value without the task: the uninstaller removes it whatever was
+    # ticked, and that entry writes nothing at install.
+    untasked = [line for line in run_lines if "Tasks:" not in line]
+    assert len(untasked) == 1
+    assert "ValueType: none" in untasked[0] and "uninsdeletevalue" in untasked[0]
 
 
 def test_spec_reads_the_version_and_builds_one_folder() -> None:

@@ -1,4 +1,8 @@
-"""Start at login on Linux desktops: an XDG autostart entry ($XDG_CONFIG_HOME/autostart/sayso.desktop)."""
+"""Start at login on Linux desktops: an XDG autostart entry ($XDG_CONFIG_HOME/autostart/sayso.desktop).
+
+The entry is the user's and outlives the package (`dpkg -r` never touches home directories), so it names its
+program in ``TryExec``: once Sayso is uninstalled, desktops skip the entry instead of failing to start a
+missing /opt/sayso/sayso at every login."""
 
 from __future__ import annotations
 
@@ -30,12 +34,35 @@ def exec_line(command: Sequence[str]) -> str:
     return " ".join(parts).replace("\\", "\\\\")
 
 
+def _string_value(text: str) -> str:
+    """A desktop-entry string value (TryExec is one: no Exec quoting, only the string escapes)."""
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
+
+
+def login_command(command: Sequence[str], env: Mapping[str, str] | None = None) -> list[str]:
+    """What the login item should run. An AppImage runs from a temporary mount ($APPDIR, e.g.
+    /tmp/.mount_SaysoXXXX) that is gone once it exits: the login item must start the AppImage file itself,
+    which its runtime names in $APPIMAGE. Only when the command really lives inside that mount: a child
+    process of some other AppImage inherits both variables too."""
+    env = os.environ if env is None else env
+    appimage, appdir = env.get("APPIMAGE", ""), env.get("APPDIR", "")
+    if appimage and appdir and command and _is_inside(command[0], appdir):
+        return [appimage, *command[1:]]
+    return list(command)
+
+
+def _is_inside(path: str, folder: str) -> bool:
+    return Path(os.path.abspath(path)).is_relative_to(os.path.abspath(folder))
+
+
 def desktop_entry(command: Sequence[str]) -> str:
     return "\n".join([
         "[Desktop Entry]",
         "Type=Application",
         "Name=Sayso",
         "Comment=Speak instead of typing, listen instead of reading",
+        # Desktops skip an entry whose TryExec is missing or not executable (Sayso was uninstalled).
+        f"TryExec={_string_value(command[0])}",
         f"Exec={exec_line([*command, '--minimized'])}",
         "Icon=sayso",
         "Terminal=false",
@@ -49,7 +76,7 @@ class XdgAutostart:
     """Autostart for freedesktop sessions (GNOME, KDE, Xfce, …)."""
 
     def __init__(self, command: Sequence[str], env: Mapping[str, str] | None = None) -> None:
-        self._command = list(command)
+        self._command = login_command(command, env)
         self.path = autostart_dir(env) / ENTRY_NAME
 
     def is_enabled(self) -> bool:
