@@ -25,7 +25,7 @@ from tests.dictation.support import (
     wait_entry,
 )
 from tests.fakeopenai import FakeOpenAIProcess
-from tests.support.app_process import AppProcess, start_app
+from tests.support.app_process import AppProcess, dictation_app, start_app
 from tests.support.desktop import (
     TargetApp,
     clipboard_get,
@@ -51,15 +51,9 @@ def _env(server: FakeOpenAIProcess) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def app(server: FakeOpenAIProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
-    profile = tmp_path_factory.mktemp("sayso-dictation")
-    sayso = start_app(profile, env=_env(server), args=("--minimized",),
-                      settings={"ui.sound_cues": "false", "dictation.mode": "push-to-talk"})
-    try:
-        wait_for(lambda: "Microphone live" in sayso.log_text(), 20, "the microphone to deliver audio")
+    with dictation_app(tmp_path_factory.mktemp("sayso-dictation"), env=_env(server),
+                       settings={"ui.sound_cues": "false", "dictation.mode": "push-to-talk"}) as sayso:
         yield sayso
-    finally:
-        code = sayso.quit()
-        assert code == 0, sayso.output()
 
 
 @pytest.fixture

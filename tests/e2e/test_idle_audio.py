@@ -17,7 +17,7 @@ import pytest
 
 from tests.dictation.support import JFK_OPENING, cut_clip, jfk_path, last_id, wait_entry
 from tests.fakeopenai import FakeOpenAIProcess
-from tests.support.app_process import AppProcess, start_app
+from tests.support.app_process import AppProcess, dictation_app
 from tests.support.desktop import play_into_mic, wait_for, word_recall
 from tests.support.speaker import SpeakerMonitor
 
@@ -29,14 +29,9 @@ TEXT = "The quick brown fox jumps over the lazy dog. A small river runs past the
 @pytest.fixture(scope="module")
 def app(server: FakeOpenAIProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
     env = {**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": server.api_key}
-    sayso = start_app(tmp_path_factory.mktemp("sayso-idle"), env=env, args=("--minimized",),
-                      settings={"ui.sound_cues": "false", "dictation.mode": "toggle"})
-    try:
-        wait_for(lambda: "Microphone live" in sayso.log_text(), 20, "the microphone to deliver audio")
+    with dictation_app(tmp_path_factory.mktemp("sayso-idle"), env=env,
+                       settings={"ui.sound_cues": "false", "dictation.mode": "toggle"}) as sayso:
         yield sayso
-    finally:
-        code = sayso.quit()
-        assert code == 0, sayso.output()
 
 
 def app_streams(pid: int) -> dict[str, list[bool]]:

@@ -8,7 +8,8 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,3 +117,17 @@ def start_app(profile: Path, *, env: Mapping[str, str] | None = None, args: tupl
 
     wait_for(ready, timeout, "Sayso to start and answer `sayso status`", interval=0.1)
     return app
+
+
+@contextmanager
+def dictation_app(profile: Path, *, env: Mapping[str, str], settings: Mapping[str, str],
+                  mic_timeout: float = 20.0) -> Iterator[AppProcess]:
+    """The app started minimized for dictation tests: yielded once its microphone delivers audio (a key-down
+    before that would record nothing), and quit afterwards with exit code 0 (anything else is a failure)."""
+    app = start_app(profile, env=env, args=("--minimized",), settings=settings)
+    try:
+        wait_for(lambda: "Microphone live" in app.log_text(), mic_timeout, "the microphone to deliver audio")
+        yield app
+    finally:
+        code = app.quit()
+        assert code == 0, app.output()
