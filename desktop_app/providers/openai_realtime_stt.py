@@ -5,11 +5,14 @@ user speaks, so the text is ready soon after the key is released.
 audio appended before the socket is ready is queued and sent first, so nothing is lost. Push-to-talk
 sessions commit by hand (``turn_detection: null``); toggle sessions let the server's VAD commit each
 utterance. Completed utterances are delivered (``on_completed``) and returned (``finish``) in commit
-order, whatever order the server completes them in.
+order, whatever order the server completes them in. Each committed utterance is announced with an empty
+delta (``text=""``) before its own deltas, so a live preview can place items in commit order.
 
 Failures: ``RealtimeUnavailable`` (no endpoint / blocked: fall back to REST), ``AuthError`` (same words
 as REST), ``NetworkError`` (dropped mid-utterance: the caller still has the audio), ``Cancelled``.
-A ``session_expired`` close is survived: the session reconnects and replays unfinished audio.
+Session lifetime (60 min, §6.1): the session renews itself ahead of ``expires_at`` while nothing is in
+flight (between utterances); a ``session_expired`` close is survived too: the session reconnects and
+replays unfinished audio.
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ MIN_CHUNK_BYTES = 20 * BYTES_PER_MS  # smaller appends are gathered: 20–100 ms
 MAX_CHUNK_BYTES = 100 * BYTES_PER_MS
 MIN_COMMIT_BYTES = 100 * BYTES_PER_MS  # the server refuses to commit less (§6.3)
 SETUP_TIMEOUT_S = 15.0
+RENEW_BEFORE_S = 300.0  # renew this long before the server's expires_at, between utterances
+RENEW_CHECK_S = 1.0  # how often an idle reader looks at the clock
+RENEW_KEEP_BYTES = 1000 * BYTES_PER_MS  # server VAD: the last second before a renewal goes to the new session
 NOISE_REDUCTION_CHOICES = ("near_field", "far_field", "off")
 
 # Optional fields by model (§6.2). Model ids stay free strings: these only decide what to send.
@@ -114,7 +120,8 @@ class OpenAIRealtimeTranscriber:
     """
 
     def __init__(self, config: ApiConfig, *, noise_reduction: str = "near_field", delay: str = "",
-                 vad_silence_ms: int = 500, connector: Connector | None = None) -> None:
+                 vad_silence_ms: int = 500, connector: Connector | None = None,
+                 renew_before_s: float = RENEW_BEFORE_S) -> None:
         if noise_reduction not in NOISE_REDUCTION_CHOICES:
             raise e.SettingsError(f"Unknown noise reduction {noise_reduction!r}.",
                                   hint="Use near_field, far_field or off.")
@@ -123,6 +130,7 @@ class OpenAIRealtimeTranscriber:
         self._delay = delay
         self._vad_silence_ms = vad_silence_ms
         self._connector = connector or connect_realtime
+        self._renew_before_s = renew_before_s
 
     @classmethod
     def from_settings(cls, config: ApiConfig, dictation: DictationSettings) -> OpenAIRealtimeTranscriber:
@@ -136,7 +144,8 @@ class OpenAIRealtimeTranscriber:
                                 delay=self._delay, vad_silence_ms=self._vad_silence_ms)
         return RealtimeTranscriptionSession(
             self._config, update, model=options.model, server_vad=uses_server_vad(options.model, server_vad),
-            on_delta=on_delta, on_completed=on_completed, cancel=cancel, connector=self._connector)
+            on_delta=on_delta, on_completed=on_completed, cancel=cancel, connector=self._connector,
+            renew_before_s=self._renew_before_s)
 
 
 @dataclass
@@ -161,13 +170,17 @@ class _SessionExpired(Exception):
     pass
 
 
+class _Renew(Exception):
+    """Time to move to a new session before the server's limit (nothing is in flight)."""
+
+
 class RealtimeTranscriptionSession:
     """One streaming transcription (``core.ports.StreamingSession``). ``append``/``commit``/``finish``
     may be called from any thread; callbacks run on the session's reader thread."""
 
     def __init__(self, config: ApiConfig, update: dict[str, Any], *, model: str, server_vad: bool,
                  on_delta: DeltaCallback, on_completed: DeltaCallback, cancel: CancelToken,
-                 connector: Connector) -> None:
+                 connector: Connector, renew_before_s: float = RENEW_BEFORE_S) -> None:
         self._config = config
         self._update = update
         self._model = model
@@ -176,6 +189,7 @@ class RealtimeTranscriptionSession:
         self._on_completed = on_completed
         self._cancel = cancel
         self._connector = connector
+        self._renew_before_s = renew_before_s
 
         self._cond = threading.Condition()
         self._order = threading.RLock()  # keeps client events in call order across threads
@@ -191,7 +205,10 @@ class RealtimeTranscriptionSession:
         self._last_error: e.SaysoError | None = None
         self._closing = False
         self._commits = 0
+        self._in_speech = False  # server VAD: between speech_started and its commit
+        self._renew_at: float | None = None  # monotonic time to renew after (from expires_at)
         self.connections = 0
+        self.renewals = 0
         self.ready_at = 0.0
 
         self._thread = threading.Thread(target=self._run, name="realtime-stt", daemon=True)
@@ -349,6 +366,13 @@ class RealtimeTranscriptionSession:
                     log.info("realtime: session expired; reconnecting and replaying unfinished audio")
                     sock.close()
                     self._prepare_replay()
+                except _Renew:
+                    log.info("realtime: renewing the session ahead of its time limit")
+                    self._prepare_replay(keep_tail=RENEW_KEEP_BYTES)
+                    with self._cond:
+                        self.renewals += 1
+                    # The old socket is closed politely off this thread: the new one opens meanwhile.
+                    threading.Thread(target=sock.close, name="realtime-stt-close", daemon=True).start()
         except e.SaysoError as exc:
             self._fail(exc)
         except Exception as exc:  # a bug must not leave finish() waiting for the timeout
@@ -366,7 +390,8 @@ class RealtimeTranscriptionSession:
         if stop:  # closed or cancelled while the handshake ran
             sock.abort()
             raise e.Cancelled()
-        self._expect(sock, "session.created")
+        created = self._expect(sock, "session.created")
+        self._note_expiry(created)
         sock.send(self._update)
         self._expect(sock, "session.updated")
         with self._order:
@@ -380,7 +405,28 @@ class RealtimeTranscriptionSession:
                 self._cond.notify_all()
         return sock
 
-    def _expect(self, sock: RealtimeSocket, wanted: str) -> None:
+    def _note_expiry(self, created: dict[str, Any]) -> None:
+        session = created.get("session")
+        expires = session.get("expires_at") if isinstance(session, dict) else None
+        renew_at = None
+        if isinstance(expires, (int, float)) and expires > 0:  # epoch seconds (§6.4)
+            renew_at = time.monotonic() + float(expires) - time.time() - self._renew_before_s
+        with self._cond:
+            self._renew_at = renew_at
+
+    def _renewal_due(self) -> bool:
+        """Past the renewal time and nothing in flight: no utterance awaits its text, and (server VAD) no
+        speech has started, or (manual commits) no audio awaits a commit."""
+        with self._cond:
+            if self._renew_at is None or time.monotonic() < self._renew_at or self._closing:
+                return False
+            if any(not u.done for u in self._utterances):
+                return False
+            if self.server_vad:
+                return not self._in_speech
+            return not self._since_commit and not self._carry
+
+    def _expect(self, sock: RealtimeSocket, wanted: str) -> dict[str, Any]:
         """Read until ``wanted``; an ``error`` event before it fails the setup with its message."""
         deadline = time.monotonic() + SETUP_TIMEOUT_S
         while True:
@@ -395,14 +441,14 @@ class RealtimeTranscriptionSession:
             if event is None:
                 continue
             if event["type"] == wanted:
-                return
+                return event
             if event["type"] == "error":
                 raise error_from_realtime_event(event, model=self._model)
 
     def _read_events(self, sock: RealtimeSocket) -> None:
         while True:
             try:
-                event = sock.recv(None)
+                event = sock.recv(RENEW_CHECK_S)
             except RealtimeClosed as closed:
                 with self._cond:
                     if self._closing:
@@ -413,6 +459,8 @@ class RealtimeTranscriptionSession:
                 raise self._closed_error(closed, sock) from None
             if event is not None:
                 self._handle(event)
+            if self._renewal_due():
+                raise _Renew()
 
     def _closed_error(self, closed: RealtimeClosed, sock: RealtimeSocket) -> e.SaysoError:
         if self._cancel.cancelled:
@@ -439,7 +487,12 @@ class RealtimeTranscriptionSession:
                     self._utterances.append(utterance)
                 utterance.item_id = item_id
                 utterance.committed_at = time.monotonic()
+                self._in_speech = False
                 self._cond.notify_all()
+            _call(self._on_delta, TranscriptDelta(text="", item_id=item_id))  # its place in commit order
+        elif kind == "input_audio_buffer.speech_started":
+            with self._cond:
+                self._in_speech = True
         elif kind == "conversation.item.input_audio_transcription.delta":
             delta = event.get("delta")
             if isinstance(delta, str) and delta:
@@ -516,12 +569,17 @@ class RealtimeTranscriptionSession:
                 _call(self._on_completed,
                       TranscriptDelta(text=utterance.text, item_id=utterance.item_id or "", final=True))
 
-    def _prepare_replay(self) -> None:
+    def _prepare_replay(self, keep_tail: int | None = None) -> None:
         """After an expiry: resend every unfinished utterance (and the audio since the last commit) on the
-        next connection, before anything appended meanwhile."""
+        next connection, before anything appended meanwhile. ``keep_tail``: a renewal between utterances
+        with server VAD, where the audio since the last commit is silence but for its last moments."""
         with self._order, self._cond:
             self._ready = False
             self._socket = None
+            self._in_speech = False
+            self._renew_at = None  # the next session.created tells the new limit
+            if keep_tail is not None:
+                del self._since_commit[:max(0, len(self._since_commit) - keep_tail)]
             replay: list[dict[str, Any]] = []
             for utterance in self._utterances:
                 if utterance.done:

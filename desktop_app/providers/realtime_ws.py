@@ -18,6 +18,7 @@ import httpx
 from websockets.exceptions import (
     ConnectionClosed,
     InvalidHandshake,
+    InvalidProxy,
     InvalidStatus,
     InvalidURI,
     WebSocketException,
@@ -54,7 +55,9 @@ CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_BETA_REFUSED = 4000
 
 # Upgrade answers that mean "this server has no Realtime endpoint" (or a proxy that does not pass
-# WebSockets): the caller should fall back to REST instead of reporting a failure.
+# WebSockets) whatever their body says: the caller should fall back to REST instead of reporting a failure.
+# Any other answer that is not 101 counts the same unless it carries an API error (JSON) to report: a
+# captive portal's 200 page or a proxy's bare 502/503 says nothing about the API.
 _NO_ENDPOINT_STATUSES = {400, 404, 405, 410, 426, 501}
 _AUTH_CODES = {"invalid_api_key", "missing_api_key", "invalid_authentication"}
 
@@ -163,7 +166,8 @@ def error_from_handshake(exc: BaseException, *, host: str, kind: Kind = "transcr
         http_headers = httpx.Headers(list(response.headers.raw_items()))
         if status == 401:
             return error_from_status(status, http_headers, body, kind=kind)
-        if status in _NO_ENDPOINT_STATUSES or 300 <= status < 400 or (status == 403 and not parsed.code):
+        api_error = bool(parsed.code or parsed.message)
+        if status in _NO_ENDPOINT_STATUSES or 300 <= status < 400 or not api_error:
             return e.RealtimeUnavailable(
                 f"{host} does not offer the realtime (WebSocket) endpoint (HTTP {status}).",
                 hint=fallback_hint, detail=f"HTTP {status}: {parsed.raw}")
@@ -172,7 +176,10 @@ def error_from_handshake(exc: BaseException, *, host: str, kind: Kind = "transcr
         return e.SettingsError("The API base URL cannot be turned into a WebSocket URL.",
                                hint="Open Settings → API and enter e.g. https://api.openai.com/v1.",
                                detail=detail)
-    if isinstance(exc, InvalidHandshake):  # not a WebSocket server, or a proxy in the way
+    if isinstance(exc, InvalidProxy):  # the system's proxy setting cannot carry a WebSocket (e.g. SOCKS)
+        return e.RealtimeUnavailable(f"The proxy set on this computer cannot open a WebSocket to {host}.",
+                                     hint=fallback_hint, detail=detail)
+    if isinstance(exc, InvalidHandshake):  # not a WebSocket server, or a proxy in the way (ProxyError)
         return e.RealtimeUnavailable(f"{host} did not accept a WebSocket connection.",
                                      hint=fallback_hint, detail=detail)
     if isinstance(exc, ConnectionRefusedError):
@@ -227,8 +234,9 @@ def error_from_close(code: int, reason: str, *, host: str) -> e.SaysoError:
     detail = f"close code {code}" + (f": {truncate(redact(reason), 200)}" if reason else "")
     if code == CLOSE_BETA_REFUSED:
         return e.BadRequest("The server refused the old (beta) realtime protocol.", detail=detail)
-    if code == CLOSE_POLICY:
-        return e.BadRequest(f"{host} closed the realtime connection (policy violation).", detail=detail)
+    if code == CLOSE_POLICY:  # unexplained: a network error, so dictation falls back to REST
+        return e.NetworkError(f"{host} closed the realtime connection (policy violation).", hint="Try again.",
+                              detail=detail)
     if code in (CLOSE_SERVER_ERROR, CLOSE_TRY_AGAIN_LATER):
         return e.ServerError(f"{host} had an error and closed the realtime connection.",
                              hint="Try again in a moment.", detail=detail)

@@ -10,17 +10,23 @@ history store, audio tools (VAD, trim, FLAC, split — they live in audio/, whic
 a factory for the ``Transcriber`` (built per dictation because the key or the base URL may have changed).
 
 Realtime transport: a ``StreamingTranscriber`` session is opened in ``start`` and fed by
-``AudioSource.read_new()`` from a pump thread while recording; ``stop`` sends the last audio and ``process``
-commits and waits for ``finish`` instead of uploading (falling back to REST with the saved recording). See
-``_open_live`` and ``LiveFeed`` in services/realtime_dictation.py. REST dictation leaves it ``None`` and
-everything else (history, clean-up, insertion, cancel, generations) stays the same.
+``AudioSource.read_new()`` from a pump thread while recording; ``stop`` takes the last audio and ``process``
+commits first thing, so the server finalizes while the speech check, encode and durable save run on a
+side thread (``_AudioKeeper``). The text is inserted as soon as it arrives, once the recording is on disk:
+the encoded copy when it is ready, else the raw PCM as WAV (milliseconds), replaced by the encoded copy
+when that is done. If the stream fails, REST transcribes the saved recording. See ``_process_live`` and
+``LiveFeed`` in services/realtime_dictation.py. REST dictation leaves it ``None`` and everything else
+(history, clean-up, insertion, cancel, generations) stays the same.
 """
 
 from __future__ import annotations
 
+import io
 import logging
+import os
 import threading
 import time
+import wave
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -260,6 +266,8 @@ class DictationService:
             self._publish()
 
     def _process(self, rec: Recording, job: _Job) -> Outcome:
+        if rec.live is not None:
+            return self._process_live(rec, rec.live, job)
         timings: dict[str, Any] = {"record_s": round(rec.pcm.duration_s, 3)}
         t0 = self._clock()
         if not self._tools.has_speech(rec.pcm):
@@ -286,31 +294,70 @@ class DictationService:
         timings["saved_ms"] = _ms(self._clock() - t0)
         typer = self._live_typer(rec, job)
         try:
-            return self._transcribe_and_insert(rec, job, entry_id, pcm, encoded, timings, typer)
+            return self._transcribe_and_insert(
+                rec, job, entry_id, timings, typer,
+                lambda: self._transcribe(pcm, encoded, rec.options, job, timings, rec.released_at, typer))
         finally:
             if typer is not None:
                 typer.close()
 
-    def _transcribe_and_insert(self, rec: Recording, job: _Job, entry_id: int, pcm: PcmAudio,
-                               encoded: EncodedAudio, timings: dict[str, Any], typer: LiveTyper | None
-                               ) -> Outcome:
+    def _process_live(self, rec: Recording, live: LiveFeed, job: _Job) -> Outcome:
+        """Realtime: commit → (speech check, trim, encode, save on a side thread) → text → on disk → insert."""
+        timings: dict[str, Any] = {"record_s": round(rec.pcm.duration_s, 3)}
+        job.token.on_cancel(live.abort)
+        live.commit()  # first: the server finalizes while the rest of this runs
+        timings["release_to_commit_ms"] = _ms(self._clock() - rec.released_at)
+        entry_id = self._history.create(model=rec.options.model, transport=rec.transport,
+                                        duration_s=rec.pcm.duration_s)
+        job.entry_id = entry_id
+        keeper = _AudioKeeper(self._tools, self._history, entry_id, rec.pcm, timings, self._clock,
+                              rec.released_at, self._tell_not_saved)
+        keeper.start()
+        # The speech check runs beside the server's finalize (VAD: ~15 ms for 5 s, ~0.1 s for 120 s); its
+        # verdict is needed before anything is inserted, not before the commit.
+        if not keeper.wait_speech() and not live.inserted_any:
+            live.abort()
+            keeper.discard()
+            self._history.delete(entry_id)
+            message = NoSpeech().user_message
+            self._listener.on_notice("Dictation", f"{message} Nothing was inserted.", "info")
+            return Outcome(None, message=message)
+        self._targets[entry_id] = rec.target
+
+        def transcribe() -> str:
+            result = live.result(job.token, rec.pcm.duration_s, timings)
+            if result is not None:
+                timings["release_to_final_text_ms"] = _ms(self._clock() - rec.released_at)
+                return result.text
+            pcm, encoded = keeper.for_rest()  # waits for the encoded copy: REST uploads it
+            self._listener.on_history_changed()
+            return self._transcribe(pcm, encoded, rec.options, job, timings, rec.released_at)
+
+        return self._transcribe_and_insert(rec, job, entry_id, timings, None, transcribe,
+                                           on_disk=keeper.ensure_on_disk)
+
+    def _tell_not_saved(self, exc: Exception) -> None:
+        self._listener.on_notice("History", f"The recording could not be saved ({exc}).", "warning")
+
+    def _transcribe_and_insert(self, rec: Recording, job: _Job, entry_id: int, timings: dict[str, Any],
+                               typer: LiveTyper | None, transcribe: Callable[[], str],
+                               on_disk: Callable[[], None] = lambda: None) -> Outcome:
+        """``transcribe`` gives the raw text; ``on_disk`` makes sure the recording is kept before the entry
+        is told done, failed or cancelled, and before anything is inserted."""
         try:
             job.token.raise_if_cancelled()
-            live = rec.live.result(job.token, rec.pcm.duration_s, timings) if rec.live is not None else None
-            if live is not None:
-                timings["release_to_final_text_ms"] = _ms(self._clock() - rec.released_at)
-                transcript = live.text
-            else:
-                transcript = self._transcribe(pcm, encoded, rec.options, job, timings, rec.released_at, typer)
-            text = clean_transcript(transcript, replacements=rec.replacements)
+            text = clean_transcript(transcribe(), replacements=rec.replacements)
             self._drop_if_stale(job)
+            on_disk()
         except Cancelled:
+            on_disk()
             self._history.update(entry_id, status=status.CANCELLED, timings=timings)
             self._listener.on_history_changed()
             if typer is not None and typer.touched_target:
                 self._listener.on_notice("Dictation", TYPED_STAYS_ON_CANCEL, "info")
             return Outcome(entry_id, message="Cancelled.")
         except SaysoError as exc:
+            on_disk()
             message = exc.full_message()
             log.warning("Dictation %d failed: %s", entry_id, message)
             self._history.update(entry_id, status=status.FAILED, error=message, timings=timings)
@@ -526,6 +573,107 @@ class DictationService:
 
     def _close_live(self) -> None:
         self._live = None
+
+
+class _AudioKeeper:
+    """Realtime transport: speech check → trim → encode → durable save, on a side thread while the server
+    finalizes. ``ensure_on_disk`` (before inserting) never waits for the encoder: when the encoded copy is
+    not saved yet it writes the raw PCM as WAV at once, and the encoded copy replaces it when done."""
+
+    def __init__(self, tools: AudioTools, history: HistoryStore, entry_id: int, pcm: PcmAudio,
+                 timings: dict[str, Any], clock: Callable[[], float], released_at: float,
+                 on_save_error: Callable[[Exception], None]) -> None:
+        self._tools = tools
+        self._history = history
+        self._entry_id = entry_id
+        self._raw = pcm
+        self._timings = timings
+        self._clock = clock
+        self._released_at = released_at
+        self._on_save_error = on_save_error
+        self._speech_known = threading.Event()
+        self._done = threading.Event()
+        self._save_lock = threading.Lock()  # the interim WAV and the encoded copy never cross
+        self._has_speech = True
+        self._discarded = False
+        self._saved = False  # the encoded copy is on disk
+        self._interim: str | None = None  # path of the WAV written while the encoder still ran
+        self._pcm = pcm
+        self._encoded: EncodedAudio | None = None
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, name="dictation-keep-audio", daemon=True).start()
+
+    def wait_speech(self) -> bool:
+        self._speech_known.wait()
+        return self._has_speech
+
+    def discard(self) -> None:
+        with self._save_lock:
+            self._discarded = True
+
+    def _run(self) -> None:
+        try:
+            try:
+                self._has_speech = self._tools.has_speech(self._raw)
+            finally:
+                self._speech_known.set()
+            if not self._has_speech:
+                return
+            pcm = self._tools.trim_silence(self._raw)
+            self._pcm = pcm if pcm.data else self._raw
+            self._encoded = self._tools.encode(self._pcm)
+            self._timings["encode_ms"] = _ms(self._clock() - self._released_at)
+            self._save(self._encoded)
+        except Exception as exc:  # the interim WAV (ensure_on_disk) still keeps the words' audio
+            log.exception("Keeping the recording of entry %d failed", self._entry_id)
+            self._on_save_error(exc)
+        finally:
+            self._done.set()
+
+    def _save(self, encoded: EncodedAudio) -> None:
+        with self._save_lock:
+            if self._discarded:
+                return
+            path = self._history.save_audio(self._entry_id, encoded)
+            self._saved = True
+            interim, self._interim = self._interim, None
+            self._timings["saved_ms"] = _ms(self._clock() - self._released_at)
+        if interim and interim != path:
+            try:
+                os.remove(interim)
+            except OSError as exc:
+                log.warning("Could not remove the interim recording %s: %s", interim, exc)
+
+    def ensure_on_disk(self) -> None:
+        with self._save_lock:
+            if self._saved or self._interim or self._discarded:
+                return
+            try:
+                self._interim = self._history.save_audio(self._entry_id, wav_audio(self._raw))
+            except OSError as exc:  # still insert: losing the copy is bad, losing the words is worse
+                log.error("Could not save the recording of entry %d: %s", self._entry_id, exc)
+                self._on_save_error(exc)
+                return
+            self._timings["interim_wav"] = True
+
+    def for_rest(self) -> tuple[PcmAudio, EncodedAudio]:
+        """The audio to upload after the stream failed: the encoded copy (waits for it), or WAV if encoding
+        failed."""
+        self._done.wait()
+        self.ensure_on_disk()
+        return self._pcm, self._encoded or wav_audio(self._raw)
+
+
+def wav_audio(pcm: PcmAudio) -> EncodedAudio:
+    """16-bit mono WAV in memory: the quick way to put a recording on disk (no codec, ~1 ms per 10 s)."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(pcm.sample_rate)
+        out.writeframes(pcm.data)
+    return EncodedAudio(buffer.getvalue(), "speech.wav", "audio/wav", pcm.duration_s)
 
 
 def options_from(settings: Settings, model: str | None = None) -> TranscriptionOptions:

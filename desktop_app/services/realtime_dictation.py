@@ -5,9 +5,15 @@ Push-to-talk: ``turn_detection: null``, one commit at release; the dictation ser
 Toggle: server VAD; each completed utterance is inserted as it completes, in order (an insert thread keeps
 the session's reader thread free). Deltas go to the Dictate page as live text.
 
+At release the service calls ``LiveFeed.commit`` first (the server finalizes while the recording is
+checked, encoded and saved), then ``LiveFeed.result``. Nothing here blocks the GUI thread: ``stop_audio``
+only takes the last captured audio (the worker sends it with the commit), ``abort`` cuts the socket, and
+every socket is closed politely in the background once its text is handed back.
+
 When the stream cannot deliver, ``LiveFeed.result`` returns None and the service transcribes the saved
-recording over REST: a dropped socket says so each time, an unavailable endpoint says so once and
-realtime is not tried again for that base URL (until restart).
+recording over REST: a dropped socket or a server error says so each time; an unavailable endpoint says
+so once, and realtime is tried again for that base URL after ``RETRY_UNAVAILABLE_S``. Only errors that
+REST would repeat word for word (bad key, no quota) fail the dictation.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from desktop_app.core.cancel import CancelToken
-from desktop_app.core.errors import Cancelled, NetworkError, NoSpeech, RealtimeUnavailable, SaysoError
+from desktop_app.core.errors import AuthError, Cancelled, NoSpeech, RateLimited, RealtimeUnavailable, SaysoError
 from desktop_app.core.models import TranscriptDelta, TranscriptionOptions
 from desktop_app.core.ports import AudioSource, InsertResult, StreamingSession, StreamingTranscriber
 from desktop_app.core.settings import Settings
@@ -37,6 +43,8 @@ log = logging.getLogger(__name__)
 PUMP_CHUNK_S = 0.05  # 50 ms per append: inside the 20–100 ms the protocol recommends
 PUMP_IDLE_S = 0.02
 FINISH_GRACE_S = 30.0  # on top of the recording's length
+PUMP_JOIN_S = 5.0
+RETRY_UNAVAILABLE_S = 300.0  # a refused or blocked endpoint is tried again after this long
 
 StreamingFactory = Callable[[], StreamingTranscriber | None]
 """A transcriber for one dictation, or None when realtime cannot be used now (local engine, no key)."""
@@ -56,14 +64,18 @@ class LiveResult:
 class RealtimeDictation:
     """Opens a ``LiveFeed`` per recording when ``dictation.transport = realtime``."""
 
-    def __init__(self, factory: StreamingFactory, listener: Listener) -> None:
+    def __init__(self, factory: StreamingFactory, listener: Listener,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._factory = factory
         self._listener = listener
-        self._unavailable: set[str] = set()  # base URLs where the endpoint is missing (told once)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._unavailable_until: dict[str, float] = {}  # base URL → when to try realtime again
+        self._told: set[str] = set()  # base URLs whose fallback was explained (once per run)
 
     def open(self, settings: Settings, audio: AudioSource, insert: Callable[[str], InsertResult]
              ) -> LiveFeed | None:
-        if settings.dictation.transport != "realtime" or settings.api.base_url in self._unavailable:
+        if settings.dictation.transport != "realtime" or self._resting(settings.api.base_url):
             return None
         try:
             transcriber = self._factory()
@@ -81,12 +93,21 @@ class RealtimeDictation:
         feed.start(transcriber, options, server_vad=toggle)
         return feed
 
+    def _resting(self, base_url: str) -> bool:
+        with self._lock:
+            return self._clock() < self._unavailable_until.get(base_url, float("-inf"))
+
     def unavailable(self, base_url: str, exc: SaysoError) -> None:
-        if base_url in self._unavailable:
-            return
-        self._unavailable.add(base_url)
-        self._listener.on_notice("Dictation", f"{exc.user_message} Sayso transcribes after you stop speaking "
-                                 "(REST) instead, until it is restarted.", "warning")
+        """The endpoint cannot be used now (no /realtime, a proxy, refused): REST for a few minutes, told once
+        (a server that is only down for a moment must not cost realtime for the rest of the run)."""
+        with self._lock:
+            self._unavailable_until[base_url] = self._clock() + RETRY_UNAVAILABLE_S
+            first = base_url not in self._told
+            self._told.add(base_url)
+        log.info("Realtime unavailable at %s for %.0f s: %s", base_url, RETRY_UNAVAILABLE_S, exc.detail)
+        if first:
+            self._listener.on_notice("Dictation", f"{exc.user_message} Sayso transcribes after you stop speaking "
+                                     "(REST) instead, and tries realtime again every few minutes.", "warning")
 
 
 class LiveFeed:
@@ -104,9 +125,14 @@ class LiveFeed:
         self.cancel = CancelToken()
         self._session: StreamingSession | None = None
         self._stop_pump = threading.Event()
+        self._read_lock = threading.Lock()  # the pump's reads and the release's last read never cross
+        self._tail = b""  # audio read at release, sent by ``commit`` after the pump's last append
         self._pump: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._live_text: dict[str, str] = {}  # item id → text so far, in arrival order
+        self._committed = False
+        self._too_short = False
+        self._committed_at = 0.0
+        self._live_text: dict[str, str] = {}  # item id → text so far, in commit order
         self._inserted: list[str] = []
         self._inserts: queue.Queue[str | None] = queue.Queue()
         self._inserter: threading.Thread | None = None
@@ -123,8 +149,12 @@ class LiveFeed:
 
     # -- while recording ---------------------------------------------------------------------------------
     def _pump_loop(self) -> None:
-        while not self._stop_pump.is_set():
-            if not self._send(self._audio.read_new(PUMP_CHUNK_S)):
+        while True:
+            with self._read_lock:
+                if self._stop_pump.is_set():
+                    return
+                chunk = self._audio.read_new(PUMP_CHUNK_S)
+            if not self._send(chunk):
                 self._stop_pump.wait(PUMP_IDLE_S)
 
     def _send(self, chunk: bytes) -> bool:
@@ -135,26 +165,55 @@ class LiveFeed:
         return True
 
     def stop_audio(self) -> None:
-        """Key release, before the recording is taken: stop the pump and send the last captured audio."""
-        self._stop_pump.set()
+        """Key release (GUI thread), before the recording is taken: stop the pump and take the last captured
+        audio. Never waits on the network: ``commit`` sends it, after whatever the pump is still sending."""
+        parts = []
+        with self._read_lock:
+            self._stop_pump.set()
+            while chunk := self._audio.read_new(1.0):
+                parts.append(chunk)
+        self._tail = b"".join(parts)
+
+    def commit(self) -> None:
+        """Key release (worker thread): the last audio and the commit go up now, so the server finalizes
+        while the service checks, encodes and saves the recording. Failures wait for ``result``."""
+        with self._lock:
+            if self._committed:
+                return
+            self._committed = True
         if self._pump is not None:
-            self._pump.join(5.0)
-        while self._send(self._audio.read_new(1.0)):
-            pass
+            self._pump.join(PUMP_JOIN_S)
+        self._send(self._tail)
+        self._tail = b""
+        self._committed_at = time.monotonic()
+        assert self._session is not None
+        try:
+            self._session.commit()
+        except NoSpeech:
+            self._too_short = True  # under 100 ms: nothing to wait for
+        except SaysoError as exc:  # the session already failed: ``finish`` raises it again in ``result``
+            log.info("Realtime commit not sent: %s", exc.user_message)
 
     def abort(self) -> None:
-        """Cancel: close the socket at once, drop everything."""
+        """Cancel (GUI thread too): cut the socket at once, drop everything; the polite close runs behind."""
         self._stop_pump.set()
-        self.cancel.cancel()
-        if self._session is not None:
-            self._session.close()
+        self.cancel.cancel()  # the session cuts its socket on this token (a shutdown: no waiting)
         self._inserts.put(None)
+        self._close_in_background()
+
+    def _close_in_background(self) -> None:
+        session = self._session
+        if session is not None:
+            threading.Thread(target=session.close, name="realtime-close", daemon=True).start()
 
     def _on_delta(self, delta: TranscriptDelta) -> None:
+        # The session announces each committed item with an empty delta first: the dict keeps commit order
+        # even when a later utterance's words arrive first.
         with self._lock:
             self._live_text[delta.item_id] = self._live_text.get(delta.item_id, "") + delta.text
             shown = join_transcripts(list(self._live_text.values()))
-        self._listener.on_partial(shown)
+        if delta.text:
+            self._listener.on_partial(shown)
 
     def _on_completed(self, delta: TranscriptDelta) -> None:
         with self._lock:
@@ -177,15 +236,15 @@ class LiveFeed:
     # -- after release (worker thread) -------------------------------------------------------------------
     def result(self, cancel: CancelToken, duration_s: float, timings: dict[str, Any],
                clock: Callable[[], float] = time.monotonic) -> LiveResult | None:
-        """Commit and wait for the text. None: use REST with the saved recording (the user was told why)."""
+        """Commit (unless ``commit`` did already) and wait for the text. None: use REST with the saved
+        recording (the user was told why). The socket is closed in the background: the text comes first."""
         session = self._session
         assert session is not None
         cancel.on_cancel(self.abort)
-        started = clock()
+        self.commit()
         try:
             try:
-                session.commit()
-                texts = session.finish(timeout=FINISH_GRACE_S + duration_s)
+                texts = [] if self._too_short else session.finish(timeout=FINISH_GRACE_S + duration_s)
             except NoSpeech:
                 texts = []
             finally:
@@ -197,25 +256,39 @@ class LiveFeed:
         except RealtimeUnavailable as exc:
             self._owner.unavailable(self._base_url, exc)
             return None
-        except NetworkError as exc:
+        except SaysoError as exc:
             if cancel.cancelled:
                 raise Cancelled() from None
-            log.warning("Realtime dictation fell back to REST: %s", exc.full_message())
-            timings["realtime_error"] = exc.user_message
-            if self._inserted:  # toggle mode: the words so far are in; the rest would repeat them
-                self._listener.on_notice("Dictation", f"{exc.user_message} What was inserted stays; the whole "
-                                         "recording is transcribed again into History.", "warning")
-            else:
-                self._listener.on_notice("Dictation", f"{exc.user_message} Transcribing the saved recording "
-                                         "over REST instead.", "warning")
+            if not _rest_may_help(exc):
+                raise
+            self._fall_back(exc, timings)
             return None
         finally:
-            session.close()
+            self._close_in_background()
         timings["transport"] = "realtime"
-        timings["commit_to_final_text_ms"] = round((clock() - started) * 1000.0, 1)
+        timings["commit_to_final_text_ms"] = round((clock() - self._committed_at) * 1000.0, 1)
         text = join_transcripts([clean_transcript(t, replacements=self._replacements) for t in texts])
         return LiveResult(text=text, inserted=bool(self._inserted))
+
+    def _fall_back(self, exc: SaysoError, timings: dict[str, Any]) -> None:
+        log.warning("Realtime dictation fell back to REST: %s", exc.full_message())
+        timings["realtime_error"] = exc.user_message
+        if self._inserted:  # toggle mode: the words so far are in; the rest would repeat them
+            self._listener.on_notice("Dictation", f"{exc.user_message} What was inserted stays; the whole "
+                                     "recording is transcribed again into History.", "warning")
+        else:
+            self._listener.on_notice("Dictation", f"{exc.user_message} Transcribing the saved recording "
+                                     "over REST instead.", "warning")
 
     @property
     def inserted_any(self) -> bool:
         return bool(self._inserted)
+
+
+def _rest_may_help(exc: SaysoError) -> bool:
+    """Whether the saved recording should go over REST after the stream failed. A dropped socket, a server
+    error or close (1011/1013), a refused protocol or realtime model: yes. A rejected key or an exhausted
+    quota would fail REST with the very same words: no, the user reads it once."""
+    if isinstance(exc, AuthError):
+        return False
+    return not (isinstance(exc, RateLimited) and exc.quota)

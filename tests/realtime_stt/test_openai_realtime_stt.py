@@ -316,7 +316,9 @@ def test_completion_out_of_order_is_delivered_in_commit_order(recorder: Recorder
         session.commit()
     assert session.finish(timeout=10) == ["first", "second"]
     assert [c.text for c in recorder.completed] == ["first", "second"]
-    assert [d.item_id for d in recorder.deltas] == ["item_2", "item_1"]  # deltas pass through as they come
+    # Each item is announced (empty delta) in commit order; its words pass through as they come.
+    assert [(d.item_id, d.text) for d in recorder.deltas] == [
+        ("item_1", ""), ("item_2", ""), ("item_2", "second"), ("item_1", "first")]
     session.close()
 
 
