@@ -87,6 +87,11 @@ class _Lease:
         self._engine = engine
         self._shared = shared
         self._closed = False
+        self.max_chunk_chars = engine.max_chunk_chars  # the read pipeline cuts its chunks to this size
+
+    def listen_transcript(self, listener: Callable[[int, str, bool], None] | None) -> None:
+        """The read pipeline's highlight follows the transcript events (see the engine)."""
+        self._engine.listen_transcript(listener)
 
     def synthesize(self, chunk: SpeechChunk, options: SpeechOptions,
                    on_audio: Callable[[bytes, int], None], cancel: CancelToken) -> None:
@@ -103,6 +108,7 @@ class _Lease:
         if self._closed:
             return
         self._closed = True
+        self._engine.listen_transcript(None)
         if not self._shared:
             self._engine.close()
             return

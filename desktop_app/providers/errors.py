@@ -100,7 +100,28 @@ def alternative_for(model: str, kind: Kind) -> str:
     return SECOND_CHOICE[kind] if model == alternative else alternative
 
 
+# The realtime speech engine's own model is missing: the REST speech models are no way out (they retire
+# on 2027-01-06, and the user is on the realtime engine already). Another realtime model, or the system
+# voice, is. (Not gpt-realtime / gpt-realtime-mini: they retire on 2027-01-20, speech-output doc §0.)
+REALTIME_SPEECH_ALTERNATIVES = ("gpt-realtime-2.1-mini", "gpt-realtime-2.1")
+REALTIME_SPEECH_WHERE = "Settings → Read aloud → Realtime model"
+SYSTEM_VOICE_WHERE = "Settings → Read aloud → Engine: system"
+
+
+def realtime_speech_model_missing(model: str, detail: str) -> e.ModelRetired:
+    alternative = next(m for m in REALTIME_SPEECH_ALTERNATIVES if m != model)
+    return e.ModelRetired(
+        f"The realtime speech model “{model}” is not available on this server: it does not exist there "
+        "or it has been retired.",
+        model=model, alternative=alternative,
+        hint=f"Choose another realtime model, for example {alternative} ({REALTIME_SPEECH_WHERE}), or read "
+             f"with the system voice ({SYSTEM_VOICE_WHERE}).",
+        detail=detail)
+
+
 def model_retired(model: str, kind: Kind, detail: str) -> e.ModelRetired:
+    if kind == "speech" and model.startswith("gpt-realtime"):
+        return realtime_speech_model_missing(model, detail)
     alternative = alternative_for(model, kind)
     where = ALTERNATIVES[kind][1]
     name = f"“{model}”" if model else "The configured model"

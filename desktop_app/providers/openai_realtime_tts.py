@@ -21,6 +21,15 @@ are, so it knows roughly how much is still queued ahead of the listener.
   at the end is logged as a warning and not retried: the listener has heard it, and a retry would read
   the sentence twice.
 
+Chunk size: every response reads at most ``MAX_CHUNK_CHARS`` (sentence groups, §6.1), so no response
+runs into the per-response output cap. :attr:`OpenAIRealtimeSpeech.max_chunk_chars` tells the read
+pipeline to cut the text that way; a longer chunk (the *auto* engine after a switch, saving to a file) is
+cut here into parts read one after another, each requested as soon as the previous one is generated.
+
+Highlighting: ``on_transcript`` (and the reading's :meth:`OpenAIRealtimeSpeech.listen_transcript`) hears
+the transcript of a chunk *in step with its audio*: a transcript piece is passed on just before the
+audio that followed it on the wire, whether that audio streamed or was held for checking.
+
 Stop (``cancel``): no ``on_audio`` call after the token trips, ``response.cancel`` with the response id
 for every response still running (prefetched ones too), and the session drops late deltas of cancelled
 responses. The generation counter makes any request started before a stop worthless afterwards.
@@ -36,6 +45,7 @@ from dataclasses import dataclass
 
 from desktop_app.core import errors as e
 from desktop_app.core.cancel import CancelToken
+from desktop_app.core.chunking import FIRST_MAX, iter_chunks
 from desktop_app.core.fidelity import compare, strayed
 from desktop_app.core.models import SAMPLE_RATE, ApiConfig, SpeechChunk, SpeechOptions
 from desktop_app.providers import realtime_tts_protocol as proto
@@ -76,6 +86,7 @@ class OpenAIRealtimeSpeech:
     """
 
     sample_rate = SAMPLE_RATE
+    max_chunk_chars = proto.MAX_CHUNK_CHARS  # the read pipeline cuts its text into chunks of at most this
 
     def __init__(self, config: ApiConfig, *, model: str = proto.DEFAULT_MODEL,
                  on_notice: NoticeCallback | None = None, on_transcript: TranscriptCallback | None = None,
@@ -85,6 +96,7 @@ class OpenAIRealtimeSpeech:
         self._model = model or proto.DEFAULT_MODEL
         self._on_notice = on_notice
         self._on_transcript = on_transcript
+        self._listener: TranscriptCallback | None = None  # the reading in progress (listen_transcript)
         self._observer = observer
         self._clock = clock
         self._renew_after_s = renew_after_s
@@ -109,15 +121,32 @@ class OpenAIRealtimeSpeech:
         cancel.raise_if_cancelled()
         cancel.on_cancel(self.stop)
         spec = self._spec(options)
-        pending = self._take_prefetched(chunk, spec)
-        if pending is not None:
-            session, request, generation = pending.session, pending.request, pending.generation
-        else:
-            with self._lock:
-                generation = self._generation
-            session = self._session_for(spec, cancel)
-            request = self._start(session, chunk.text, chunk.index, strict=False)
-        _Reading(self, chunk, spec, on_audio, cancel, generation).run(session, request, self._hold_until())
+        spoken = ""
+        for number, part in enumerate(split_for_realtime(chunk.text)):
+            pending = self._take_prefetched(chunk.index, part, spec) if number == 0 else None
+            if pending is not None:
+                session, request, generation = pending.session, pending.request, pending.generation
+            else:
+                with self._lock:
+                    generation = self._generation
+                session = self._session_for(spec, cancel)
+                request = self._start(session, part, chunk.index, strict=False)
+            reading = _Reading(self, chunk, spec, on_audio, cancel, generation, spoken_before=spoken)
+            spoken = reading.run(session, request, self._hold_until())
+        self._tell_transcript(chunk.index, spoken, True)
+
+    def listen_transcript(self, listener: TranscriptCallback | None) -> None:
+        """Who hears the transcript of the reading in progress (the read pipeline's highlight); None: nobody.
+        Called with (chunk index, what was said of the chunk so far, final), in step with the audio."""
+        with self._lock:
+            self._listener = listener
+
+    def _tell_transcript(self, index: int, text: str, final: bool) -> None:
+        with self._lock:
+            listener = self._listener
+        for callback in (self._on_transcript, listener):
+            if callback is not None:
+                callback(index, text, final)
 
     # -- the audio clock ----------------------------------------------------------------------------
     def _hold_until(self) -> float | None:
@@ -145,7 +174,8 @@ class OpenAIRealtimeSpeech:
         if not chunk.text.strip() or (cancel is not None and cancel.cancelled):
             return False
         spec = self._spec(options)
-        key = (chunk.index, chunk.text)
+        part = split_for_realtime(chunk.text)[0]  # a long chunk is read in parts: look ahead at the first
+        key = (chunk.index, part)
         with self._lock:
             if key in self._prefetched or len(self._prefetched) >= self._max_prefetch:
                 return False
@@ -157,7 +187,7 @@ class OpenAIRealtimeSpeech:
         except e.SaysoError as exc:
             log.info("realtime speech: look-ahead not started: %s", exc.user_message)
             return False
-        request = self._start(session, chunk.text, chunk.index, strict=False)
+        request = self._start(session, part, chunk.index, strict=False)
         with self._lock:
             if generation != self._generation:  # a stop came in meanwhile
                 session.cancel(request)
@@ -240,12 +270,13 @@ class OpenAIRealtimeSpeech:
         with self._lock:
             self._running.discard((session, request))
 
-    def _take_prefetched(self, chunk: SpeechChunk, spec: SessionSpec) -> _Prefetched | None:
-        """The look-ahead request for ``chunk``; look-ahead for chunks before it was skipped: cancel it."""
+    def _take_prefetched(self, index: int, text: str, spec: SessionSpec) -> _Prefetched | None:
+        """The look-ahead request for chunk ``index`` reading ``text``; look-ahead for chunks before it
+        was skipped: cancel it."""
         stale: list[_Prefetched] = []
         with self._lock:
-            pending = self._prefetched.pop((chunk.index, chunk.text), None)
-            for key in [k for k in self._prefetched if k[0] <= chunk.index]:
+            pending = self._prefetched.pop((index, text), None)
+            for key in [k for k in self._prefetched if k[0] <= index]:
                 stale.append(self._prefetched.pop(key))
             if pending is not None and (pending.spec != spec or pending.generation != self._generation):
                 stale.append(pending)
@@ -264,8 +295,12 @@ class _Reading:
     """Reads one chunk to the end: waits for audio, checks the transcript, retries, hands audio on."""
 
     def __init__(self, engine: OpenAIRealtimeSpeech, chunk: SpeechChunk, spec: SessionSpec,
-                 on_audio: Callable[[bytes, int], None], cancel: CancelToken, generation: int) -> None:
+                 on_audio: Callable[[bytes, int], None], cancel: CancelToken, generation: int, *,
+                 spoken_before: str = "") -> None:
         self.engine = engine
+        self.spoken_before = spoken_before  # the transcript of the chunk's earlier parts
+        self.emitted = 0  # audio bytes of the current request handed on
+        self.told = 0  # transcript parts of the current request passed on
         self.chunk = chunk
         self.spec = spec
         self.on_audio = on_audio
@@ -277,9 +312,11 @@ class _Reading:
         self.retried_failed = False
         self.continued = False
 
-    def run(self, session: RealtimeSpeechSession, request: SpeechRequest, hold_until: float | None) -> None:
+    def run(self, session: RealtimeSpeechSession, request: SpeechRequest, hold_until: float | None) -> str:
+        """Returns what was said of the chunk so far (``spoken_before`` and this part's transcript)."""
         text = request.text
         while True:
+            self.emitted = self.told = 0  # a new request: nothing of it handed on yet
             try:
                 self._wait(request, hold_until)
             finally:
@@ -309,12 +346,11 @@ class _Reading:
                             request.status_reason or "incomplete")
                 if tail and not self.continued and request.status_reason != "content_filter":
                     self.continued = True
+                    self.spoken_before = _joined(self.spoken_before, transcript)
                     request = self._restart(session, tail, strict=False)
                     text, hold_until = tail, None
                     continue
-            if self.engine._on_transcript is not None:
-                self.engine._on_transcript(self.chunk.index, transcript, True)
-            return
+            return _joined(self.spoken_before, transcript)
 
     # -- waiting and handing audio on ---------------------------------------------------------------
     def _wait(self, request: SpeechRequest, hold_until: float | None) -> None:
@@ -322,7 +358,6 @@ class _Reading:
         handed on as it arrives. Holding turns into streaming at ``hold_until`` so playback never starves."""
         stream = hold_until is None or self.played
         sent = 0
-        heard = 0
         wake = request.changed
         self.cancel.on_cancel(lambda: _notify(wake))
         while True:
@@ -333,21 +368,17 @@ class _Reading:
                         log.info("realtime speech: chunk %d is played before its check, to avoid a gap",
                                  self.chunk.index)
                         stream = True
-                    if request.finished or (stream and (len(request.audio) > sent
-                                                        or len(request.transcript_parts) > heard)):
+                    if request.finished or (stream and len(request.audio) > sent):
                         break
                     wake.wait(_WAIT_S)
                 pieces = request.audio[sent:] if stream else []
                 sent += len(pieces)
-                parts = len(request.transcript_parts)
                 finished = request.finished
-            if stream and parts > heard and self.engine._on_transcript is not None:
-                heard = parts
-                self.engine._on_transcript(self.chunk.index, request.transcript_so_far, False)
             for pcm in pieces:
                 self._emit(request, pcm)
             if finished:
                 if stream:
+                    self._tell_heard(request, everything=True)
                     with wake:
                         del request.audio[:sent]  # handed on already; only held audio is released later
                 return
@@ -356,12 +387,28 @@ class _Reading:
         for pcm in request.audio:
             self._emit(request, pcm)
         request.audio.clear()
+        self._tell_heard(request, everything=True)
 
     def _emit(self, request: SpeechRequest, pcm: bytes) -> None:
         self._check_cancel(request)
+        self._tell_heard(request)  # the words sent before this audio are heard as it plays
         self.played = True
         self.engine._audio_handed_on(len(pcm) / (2 * SAMPLE_RATE))
         self.on_audio(pcm, SAMPLE_RATE)
+        self.emitted += len(pcm)
+
+    def _tell_heard(self, request: SpeechRequest, *, everything: bool = False) -> None:
+        """Pass on the transcript parts that arrived before the audio handed on so far (all of them at
+        the end), so the listener's highlight moves with what is heard, not with what was generated."""
+        with request.changed:
+            marks = request.transcript_at
+            count = len(marks) if everything else next(
+                (n for n, at in enumerate(marks) if at > self.emitted), len(marks))
+            if count <= self.told:
+                return
+            self.told = count
+            said = "".join(request.transcript_parts[:count])
+        self.engine._tell_transcript(self.chunk.index, _joined(self.spoken_before, said), False)
 
     def _check_cancel(self, request: SpeechRequest) -> None:
         if self.cancel.cancelled or request.cancelled or not self.engine._generation_is(self.generation):
@@ -412,6 +459,18 @@ def _difference(source: str, spoken: str) -> str:
     result = compare(source, spoken)
     return (f"word error rate {result.word_error_rate:.0%}, {result.inserted_at_start} words added before, "
             f"{result.inserted_at_end} after")
+
+
+def split_for_realtime(text: str, max_chars: int = proto.MAX_CHUNK_CHARS) -> list[str]:
+    """``text`` as the texts of successive responses: whole sentences, at most ``max_chars`` each (a longer
+    sentence is cut at a clause mark or space), the first one short for a quick start (§6.1)."""
+    if len(text) <= max_chars:
+        return [text]
+    return [part.text for part in iter_chunks(text, first_max=min(FIRST_MAX, max_chars), max_chars=max_chars)]
+
+
+def _joined(before: str, after: str) -> str:
+    return f"{before} {after}" if before and after else before or after
 
 
 def _unread_tail(source: str, spoken: str) -> str:

@@ -28,6 +28,10 @@ VOICE_MAP = {
 FALLBACK_VOICE = "marin"
 MIN_SPEED, MAX_SPEED = 0.25, 1.5
 MAX_OUTPUT_TOKENS = 4096
+# Characters per response (§6.1: sentence groups of about 300–600 characters). The cap above is reached
+# near 1,600 characters (≈ 2.5 tokens per character); 600 keeps every response far below it, keeps the
+# fidelity check meaningful and makes stop/skip and the highlight act on small pieces.
+MAX_CHUNK_CHARS = 600
 
 CLOSE_GOING_AWAY = 1001
 CLOSE_BETA_REFUSED = 4000
@@ -85,10 +89,12 @@ def uses_reasoning(model: str) -> bool:
     return model.startswith("gpt-realtime-2")
 
 
-def reading_instructions(style: str = "") -> str:
-    """The session instructions, with the user's voice direction (Settings → Read aloud) as delivery."""
+def reading_instructions(style: str = "", *, strict: bool = False) -> str:
+    """The reading instructions (``strict``: after a stray reading), with the user's voice direction
+    (Settings → Read aloud) as delivery."""
     style = " ".join(style.split())
-    return SESSION_INSTRUCTIONS + (f"\nVoice direction from the user: {style}" if style else "")
+    base = STRICT_INSTRUCTIONS if strict else SESSION_INSTRUCTIONS
+    return base + (f"\nVoice direction from the user: {style}" if style else "")
 
 
 def session_update(voice: str, speed: float, model: str, event_id: str, *, style: str = "") -> dict[str, Any]:
@@ -115,19 +121,23 @@ def output_token_cap(text: str) -> int:
     return min(MAX_OUTPUT_TOKENS, math.ceil(2.5 * len(text)) + 150)
 
 
-def response_create(text: str, *, event_id: str, metadata: dict[str, str], strict: bool) -> dict[str, Any]:
-    """One out-of-band response that reads ``text`` (§3.1 B): its own context, never the conversation."""
+def response_create(text: str, *, event_id: str, metadata: dict[str, str], strict: bool,
+                    style: str = "") -> dict[str, Any]:
+    """One out-of-band response that reads ``text`` (§3.1 B): its own context, never the conversation.
+
+    The reading instructions go into every response, not only the session: whether session instructions
+    reach an out-of-band response with its own ``input`` is unverified (§3.1), and without them the model
+    is a chatty assistant that answers the text instead of reading it."""
     response: dict[str, Any] = {
         "conversation": "none",
         "output_modalities": ["audio"],
+        "instructions": reading_instructions(style, strict=strict),
         "tool_choice": "none",
         "max_output_tokens": output_token_cap(text),
         "metadata": metadata,
         "input": [{"type": "message", "role": "user",
                    "content": [{"type": "input_text", "text": f"<read>\n{text}\n</read>"}]}],
     }
-    if strict:
-        response["instructions"] = STRICT_INSTRUCTIONS
     return {"type": "response.create", "event_id": event_id, "response": response}
 
 

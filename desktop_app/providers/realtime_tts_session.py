@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 10.0
 HANDSHAKE_TIMEOUT_S = 10.0  # session.created and session.updated each (§9)
+ERROR_EXPLAINS_CLOSE_S = 5.0  # an unattributed error event this recent is the reason for a close
 EventObserver = Callable[[dict[str, Any], float], None]
 
 
@@ -58,6 +59,11 @@ class SpeechRequest:
     response_id: str = ""
     audio: list[bytes] = field(default_factory=list)
     transcript_parts: list[str] = field(default_factory=list)
+    # For each transcript part: how many audio bytes of this response had arrived before it. The server
+    # sends the transcript a little ahead of the audio it voices, so a part is heard when the audio after
+    # this mark plays (sentence highlighting, however long the audio was held for checking).
+    transcript_at: list[int] = field(default_factory=list)
+    audio_bytes: int = 0
     transcript: str | None = None  # set by response.output_audio_transcript.done
     status: str = ""  # response.done status; "" while in progress
     status_reason: str = ""
@@ -95,7 +101,10 @@ class RealtimeSpeechSession:
         self._ws: ClientConnection | None = None
         self._thread: threading.Thread | None = None
         self._closed_error: e.SaysoError | None = None
+        # An error event no request took as its own (e.g. session_expired), and when it came: it explains
+        # a close that follows it closely, never a drop much later.
         self._last_error_event: dict[str, Any] | None = None
+        self._last_error_at = 0.0
         self.opened_at = clock()
         self.expires_at: float | None = None  # monotonic time derived from session.expires_at
         self.host = httpx.URL(config.base_url).host or "the server"
@@ -159,7 +168,6 @@ class RealtimeSpeechSession:
             if event is not None:
                 self._observe(event)
                 if event.get("type") == "error":
-                    self._last_error_event = event
                     raise proto.error_from_realtime_event(event, model=self.spec.model)
                 if event.get("type") in ("session.created", "session.updated"):
                     return event
@@ -201,7 +209,8 @@ class RealtimeSpeechSession:
             self._by_event[event_id] = request
         metadata = {"chunk": str(chunk_index), "request": key}
         try:
-            self._send(proto.response_create(text, event_id=event_id, metadata=metadata, strict=strict))
+            self._send(proto.response_create(text, event_id=event_id, metadata=metadata, strict=strict,
+                                             style=self.spec.style))
         except e.SaysoError as exc:
             self._finish(request, error=exc, lost=True)
         return request
@@ -254,10 +263,19 @@ class RealtimeSpeechSession:
             self._observer(event, time.monotonic())
 
     def _close_error(self, exc: ConnectionClosed) -> e.SaysoError:
-        if self._last_error_event is not None:
-            return proto.error_from_realtime_event(self._last_error_event, model=self.spec.model)
+        explained = self._take_last_error()
+        if explained is not None:
+            return explained
         frame = exc.rcvd
         return proto.error_from_close(frame.code if frame else 1006, frame.reason if frame else "", self.host)
+
+    def _take_last_error(self) -> e.SaysoError | None:
+        """The unattributed error event that explains a close now, used once; None when there is none
+        or it is too old to be the reason."""
+        event, self._last_error_event = self._last_error_event, None
+        if event is None or time.monotonic() - self._last_error_at > ERROR_EXPLAINS_CLOSE_S:
+            return None
+        return proto.error_from_realtime_event(event, model=self.spec.model)
 
     def _receive(self) -> None:
         assert self._ws is not None
@@ -283,8 +301,9 @@ class RealtimeSpeechSession:
     def _close_error_from_ws(self) -> e.SaysoError:
         ws = self._ws
         frame = ws.protocol.close_rcvd if ws is not None else None
-        if self._last_error_event is not None:
-            return proto.error_from_realtime_event(self._last_error_event, model=self.spec.model)
+        explained = self._take_last_error()
+        if explained is not None:
+            return explained
         return proto.error_from_close(frame.code if frame else 1006, frame.reason if frame else "", self.host)
 
     def _dispatch(self, event: dict[str, Any]) -> None:
@@ -318,8 +337,10 @@ class RealtimeSpeechSession:
                 request._carry = pcm[whole:]
                 if whole:
                     request.audio.append(pcm[:whole])
+                    request.audio_bytes += whole
             elif kind == "response.output_audio_transcript.delta":
                 request.transcript_parts.append(str(event.get("delta") or ""))
+                request.transcript_at.append(request.audio_bytes)
             elif kind == "response.output_audio_transcript.done":
                 text = str(event.get("transcript") or "")
                 request.transcript = text if request.transcript is None else f"{request.transcript} {text}"
@@ -349,13 +370,15 @@ class RealtimeSpeechSession:
         payload = proto.error_payload(event)
         if code == "response_cancel_not_active":
             return  # the response had finished already: harmless (§5 step 4)
-        self._last_error_event = event
         client_event = str(payload.get("event_id") or "")
         with self._lock:
             request = self._by_event.get(client_event)
         if request is not None and not request.finished:
+            # Attributed: the request reports it. Not kept, so a later plain drop is not explained by it.
             self._finish(request, error=proto.error_from_realtime_event(event, model=self.spec.model))
-        elif code != "session_expired":
+            return
+        self._last_error_event, self._last_error_at = event, time.monotonic()
+        if code != "session_expired":
             log.warning("realtime speech server error: %s (%s)", payload.get("message"), code or "no code")
 
     def _request_for(self, response_id: str) -> SpeechRequest | None:

@@ -10,7 +10,13 @@ Two threads per reading:
   player's bounded buffer blocks it, which paces everything to real time.
 
 Position: the writer notes where each chunk starts (and ends) in the player's stream; the stream position
-now being played then gives the chunk, and the sentence inside it by its share of the chunk's characters.
+now being played then gives the chunk. The sentence inside it: for an engine that reports what it says
+(:class:`TranscriptSource`, the realtime engine), the transcript in step with the audio — where the
+listener is in the chunk's audio gives the words said by then, and those words the sentence; otherwise
+each sentence's share of the chunk's characters.
+
+Chunk sizes: an engine with ``max_chunk_chars`` (the realtime engine: one response per sentence group)
+gets chunks of at most that size; others get ``ChunkSizes()`` (the REST speech endpoint's).
 
 Stop: cancelling the token stops the player at once (its buffer is dropped within one callback period),
 interrupts the request in flight and ends both threads. An error ends the reading after the audio that
@@ -24,7 +30,7 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from desktop_app.core.cancel import CancelToken
 from desktop_app.core.errors import AudioDeviceError, Cancelled, SaysoError
@@ -53,6 +59,16 @@ class ReadSink(Protocol):
     def underruns(self) -> int: ...
 
 
+TranscriptListener = Callable[[int, str, bool], None]  # (chunk index, said so far, final)
+
+
+@runtime_checkable
+class TranscriptSource(Protocol):
+    """A synthesizer that reports what it says, in step with the audio it hands on."""
+
+    def listen_transcript(self, listener: TranscriptListener | None) -> None: ...
+
+
 @dataclass(frozen=True)
 class ReadPosition:
     """Where the listener is: the sentence being heard and the share of the text behind them."""
@@ -79,6 +95,7 @@ class _Mark:
     start: float
     audio_s: float = 0.0
     end: float | None = None
+    heard: list[tuple[float, int]] = field(default_factory=list)  # (audio_s, words said by then)
 
 
 @dataclass(frozen=True)
@@ -99,17 +116,32 @@ class _Failed:
 
 
 @dataclass(frozen=True)
+class _Said:
+    index: int
+    words: int
+
+
+@dataclass(frozen=True)
 class _Done:
     pass
 
 
-_Item = ChunkPlan | _Pcm | _ChunkEnd | _Failed | _Done
+_Item = ChunkPlan | _Pcm | _Said | _ChunkEnd | _Failed | _Done
 
 
 @dataclass
 class SessionConfig:
     strip_markdown: bool = True
-    sizes: ChunkSizes = field(default_factory=ChunkSizes)
+    sizes: ChunkSizes | None = None  # None: what the synthesizer needs (see chunk_sizes_for)
+
+
+def chunk_sizes_for(synthesizer: object) -> ChunkSizes:
+    """The REST chunk sizes, capped at the synthesizer's ``max_chunk_chars`` when it has one."""
+    sizes = ChunkSizes()
+    limit = getattr(synthesizer, "max_chunk_chars", None)
+    if isinstance(limit, int) and 0 < limit < sizes.max_chars:
+        return ChunkSizes(first_max=min(sizes.first_max, limit), max_chars=limit, growth=sizes.growth)
+    return sizes
 
 
 class ReadAloudSession:
@@ -124,6 +156,7 @@ class ReadAloudSession:
         self.options = options
         self.start_offset = max(0, start_offset)
         self._config = config or SessionConfig()
+        self._sizes = self._config.sizes or chunk_sizes_for(synthesizer)
         self._on_chunk = on_chunk
         self._prepared: PreparedText | None = text if isinstance(text, PreparedText) else None
         self._lock = threading.Lock()
@@ -149,8 +182,13 @@ class ReadAloudSession:
                 return None
             duration = mark.end - mark.start if mark.end is not None else max(
                 mark.audio_s, mark.plan.weight / (_CHARS_PER_SECOND * max(0.25, self.options.speed)))
-        share = min(1.0, max(0.0, (now - mark.start) / duration)) if duration > 0 else 1.0
-        span = _span_at(mark.plan, share)
+            said = next((words for at, words in reversed(mark.heard) if at <= now - mark.start), 0)
+            follows_transcript = bool(mark.heard)
+        if follows_transcript:
+            span = _span_of_word(mark.plan, max(0, said - 1))
+        else:
+            share = min(1.0, max(0.0, (now - mark.start) / duration)) if duration > 0 else 1.0
+            span = _span_at(mark.plan, share)
         total = max(1, len(prepared))
         return ReadPosition(span.start, span.end, min(1.0, span.start / total))
 
@@ -175,6 +213,9 @@ class ReadAloudSession:
             items.put(_Done())  # wake the writer
 
         inner.on_cancel(on_stop)
+        transcripts = self._synth if isinstance(self._synth, TranscriptSource) else None
+        if transcripts is not None:  # called on the fetcher thread, in order with the audio
+            transcripts.listen_transcript(lambda index, said, final: items.put(_Said(index, len(said.split()))))
         fetcher = threading.Thread(target=self._fetch, args=(prepared, items, slots, inner),
                                    name="sayso-read-fetch", daemon=True)
         fetcher.start()
@@ -185,13 +226,15 @@ class ReadAloudSession:
             if outcome is None or not outcome.finished:
                 inner.cancel()
             fetcher.join()
+            if transcripts is not None:
+                transcripts.listen_transcript(None)
         return outcome
 
     def _fetch(self, prepared: PreparedText, items: queue.SimpleQueue[_Item], slots: threading.Semaphore,
                cancel: CancelToken) -> None:
         plan: ChunkPlan | None = None
         try:
-            for plan in prepared.chunks(self.start_offset, self._config.sizes):
+            for plan in prepared.chunks(self.start_offset, self._sizes):
                 slots.acquire()
                 if cancel.cancelled:
                     return
@@ -230,6 +273,10 @@ class ReadAloudSession:
                         return self._outcome(False, None)
                     if current is not None:
                         current.audio_s += len(item.data) / (SAMPLE_WIDTH * item.rate)
+                elif isinstance(item, _Said):
+                    if current is not None and current.plan.chunk.index == item.index:
+                        with self._lock:  # these words are heard from the audio written next on
+                            current.heard.append((current.audio_s, item.words))
                 elif isinstance(item, _ChunkEnd):
                     if current is not None:
                         with self._lock:
@@ -256,6 +303,16 @@ class ReadAloudSession:
             resume = 0
         return ReadOutcome(finished, error, resume, self._sink.underruns - self._underruns_at_start,
                            self._chunks_written)
+
+
+def _span_of_word(plan: ChunkPlan, word: int) -> Span:
+    """The sentence holding the chunk's ``word``-th word (0-based; past the end: the last sentence)."""
+    running = 0
+    for span in plan.sentences:
+        running += len(span.text.split())
+        if word < running:
+            return span
+    return plan.sentences[-1]
 
 
 def _span_at(plan: ChunkPlan, share: float) -> Span:

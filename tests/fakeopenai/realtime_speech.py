@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
+import os
 import re
+import sys
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +16,9 @@ from . import asr, tts
 from .realtime_common import SessionBase, unknown_keys
 from .wire import new_id
 
+# FAKEOPENAI_TIMING=1: log when each response's first audio delta goes out, on the monotonic clock that
+# every process of the machine shares (bench/realtime_tts_bench.py: first sound beyond the first delta).
+TIMING = os.environ.get("FAKEOPENAI_TIMING") == "1"
 AUDIO_DELTA_BYTES = 4800  # 100 ms of PCM per delta
 AUDIO_TOKENS_PER_S = 20
 REALTIME_VOICES = ["alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"]
@@ -20,6 +26,8 @@ PERSONA = (
     "Your knowledge cutoff is 2023-10. You are a helpful, witty, and friendly AI. Act like a human, but "
     "remember that you aren't a human and that you can't do human things in the real world. Talk quickly."
 )
+# What an out-of-band response without its own `instructions` says before the text (see _speak_inner).
+UNINSTRUCTED_PREAMBLE = "Sure! Here is the text you sent me:"
 SESSION_KEYS = {
     "type",
     "output_modalities",
@@ -406,6 +414,10 @@ class SpeechSession(SessionBase):
         await self.send({"type": "response.created", "response": copy.deepcopy(shell)})
         source = self._text_to_read(params)
         spoken = source
+        if not response.in_band and not params.get("instructions"):
+            # Whether session instructions reach an out-of-band response is unverified (doc §3.1): this
+            # server assumes the worst, so a client that relies on them hears the assistant persona.
+            spoken = f"{UNINSTRUCTED_PREAMBLE} {source}"
         if applies and fault.has("stray_transcript"):
             spoken = str(fault.get("text") or f"Sure! Here is the text you asked me to read: {source}")
         if applies and fault.has("server_delay_s"):
@@ -511,6 +523,10 @@ class SpeechSession(SessionBase):
                         "delta": base64.b64encode(chunks[step]).decode(),
                     }
                 )
+                if sent_audio == 0 and TIMING:
+                    chunk = (shell.get("metadata") or {}).get("chunk", "")
+                    print(f"fakeopenai timing: first audio delta of {response.id} (chunk {chunk}) sent at "
+                          f"monotonic {time.monotonic():.6f}", file=sys.stderr, flush=True)
                 sent_audio += len(chunks[step])
                 self.voice_locked = True
                 if applies and self.fault.has("drop_ws_mid_response"):

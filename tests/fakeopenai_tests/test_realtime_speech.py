@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import httpx
 import numpy as np
@@ -10,12 +11,15 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from tests.fakeopenai import FakeOpenAI
+from tests.fakeopenai.realtime_speech import UNINSTRUCTED_PREAMBLE
 from tests.fakeopenai.tts import wav_header
 
 from .helpers import word_recall
-from .realtime_helpers import SPEECH_UPDATE, Realtime, read_request, realtime
+from .realtime_helpers import SPEECH_UPDATE, Realtime, realtime
+from .realtime_helpers import read_request as uninstructed_request
 
 MODEL = "model=gpt-realtime-2.1-mini"
+READER = "Read the text between <read> and </read> aloud, word for word."
 SENTENCE = "The quick brown fox jumps over the lazy dog."
 LONG_TEXT = " ".join(["Pack my box with five dozen liquor jugs."] * 8)
 ORDER = [
@@ -28,6 +32,13 @@ ORDER = [
     "response.output_item.done",
     "response.done",
 ]
+
+
+def read_request(text: str, event_id: str = "speak_1", chunk: str = "1") -> dict[str, Any]:
+    """An out-of-band read with its own reading instructions, as the app sends it."""
+    event = uninstructed_request(text, event_id, chunk)
+    event["response"]["instructions"] = READER
+    return event
 
 
 def configured(rt: Realtime) -> None:
@@ -216,3 +227,16 @@ def test_drop_mid_response(srv: FakeOpenAI) -> None:
         with pytest.raises(ConnectionClosed) as closed:
             rt.until("response.done")
     assert closed.value.rcvd is None
+
+
+def test_an_out_of_band_read_without_its_own_instructions_gets_the_assistant_persona(srv: FakeOpenAI) -> None:
+    """Session instructions may not reach out-of-band responses (doc §3.1, unverified): the fake assumes
+    they do not, so a client that leaves them out hears a preamble and its fidelity check catches it."""
+    with realtime(srv, MODEL) as rt:
+        configured(rt)
+        rt.send(uninstructed_request(SENTENCE))
+        bare = rt.until("response.done")[-1]
+        rt.send(read_request(SENTENCE, event_id="speak_2"))
+        instructed = rt.until("response.done")[-1]
+    assert bare["response"]["output"][0]["content"][0]["transcript"] == f"{UNINSTRUCTED_PREAMBLE} {SENTENCE}"
+    assert instructed["response"]["output"][0]["content"][0]["transcript"] == SENTENCE

@@ -17,6 +17,7 @@ from desktop_app.core.models import ApiConfig, SpeechChunk, SpeechOptions
 from desktop_app.providers.openai_realtime_tts import OpenAIRealtimeSpeech
 from desktop_app.providers.openai_tts import OpenAISpeech
 from tests.fakeopenai import DEFAULT_MODELS, FakeOpenAI
+from tests.support.desktop import wait_for
 
 from .conftest import OPTIONS, Recorder
 
@@ -76,6 +77,9 @@ def test_reads_a_chunk_over_a_ga_session_and_plays_before_response_done(
     assert session["tools"] == [] and session["tool_choice"] == "none"
     (create,) = client_events(srv, "response.create")
     assert create["response"]["conversation"] == "none"
+    # The reading rules travel with every out-of-band response, not only in the session (doc §3.1).
+    assert create["response"]["instructions"] == session["instructions"]
+    assert "<read>" in create["response"]["instructions"]
     assert create["response"]["metadata"]["chunk"] == "0"
     assert read_text(create) == f"<read>\n{LONG}\n</read>"
     assert recorder.transcripts[-1] == (0, LONG, True)
@@ -146,7 +150,7 @@ def test_a_stray_reading_is_retried_once_with_stricter_instructions_then_warned(
     sink = speak(engine, 1, JUGS)  # asked for while chunk 0 is still queued: held until checked
     creates = client_events(srv, "response.create")
     assert [c["response"]["metadata"]["chunk"] for c in creates] == ["0", "1", "1"]
-    assert "instructions" not in creates[1]["response"]
+    assert "VERBATIM" not in creates[1]["response"]["instructions"]
     assert "VERBATIM" in creates[2]["response"]["instructions"]
     messages = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert sum("chunk 0 was read with differences" in m for m in messages) == 1
@@ -318,3 +322,42 @@ def test_an_unreachable_server_reads_like_the_rest_engine() -> None:
         speak(engine, 0, FOX)
     engine.close()
     assert caught.value.user_message == expected.user_message
+
+
+def test_a_missing_realtime_model_suggests_another_realtime_model_not_a_retired_rest_one(
+        srv: FakeOpenAI, config: ApiConfig) -> None:
+    srv.models = [m for m in DEFAULT_MODELS if m != "gpt-realtime-2.1-mini"]
+    engine = OpenAIRealtimeSpeech(config)
+    try:
+        with pytest.raises(e.ModelRetired) as caught:
+            speak(engine, 0, FOX)
+    finally:
+        engine.close()
+    error = caught.value
+    assert error.user_message.startswith("The realtime speech model “gpt-realtime-2.1-mini” is not available")
+    assert error.alternative == "gpt-realtime-2.1"
+    assert error.hint == ("Choose another realtime model, for example gpt-realtime-2.1 (Settings → Read aloud → "
+                          "Realtime model), or read with the system voice (Settings → Read aloud → Engine: "
+                          "system).")
+    assert "tts" not in error.hint and "choose the realtime engine" not in error.hint
+
+
+def test_an_error_a_request_took_does_not_explain_a_later_drop(srv: FakeOpenAI, config: ApiConfig) -> None:
+    from desktop_app.providers.realtime_tts_session import RealtimeSpeechSession, SessionSpec
+
+    srv.add_fault("realtime", "drop_ws_mid_response", server_delay_s=0.3)
+    session = RealtimeSpeechSession(config, SessionSpec("gpt-realtime-2.1-mini", "marin", 1.0))
+    session.open(lambda: False)
+    try:
+        first = session.start(FOX, 0, strict=False)
+        # The server blames this request (its event id) for an error, before the socket drops.
+        session._dispatch({"type": "error", "error": {"type": "invalid_request_error", "code": "invalid_value",
+                                                      "message": "Stale complaint.", "event_id": first.event_id}})
+        assert first.error is not None and "Stale complaint." in first.error.user_message
+        wait_for(lambda: not session.alive, 20, "the socket to drop")
+        second = session.start(JUGS, 1, strict=False)
+    finally:
+        session.close()
+    assert second.error is not None and second.connection_lost
+    assert "Stale complaint." not in second.error.full_message()
+    assert "dropped" in second.error.user_message
