@@ -5,7 +5,8 @@
 #
 # With SAYSO_SIGN_IDENTITY set ("Developer ID Application: Name (TEAMID)") the app is signed with the
 # hardened runtime and packaging/macos/entitlements.plist, and the dmg is signed too. With
-# SAYSO_NOTARY_PROFILE set (a `xcrun notarytool store-credentials` profile) the dmg is notarized and stapled.
+# SAYSO_NOTARY_PROFILE set (a `xcrun notarytool store-credentials` profile) the dmg is notarized and stapled;
+# SAYSO_NOTARY_KEYCHAIN names the keychain holding that profile when it is not the login keychain (CI).
 # Without them the result is unsigned: fine for testing, Gatekeeper blocks it for everyone else.
 set -euo pipefail
 
@@ -44,7 +45,8 @@ if [[ -n "${SAYSO_SIGN_IDENTITY:-}" ]]; then
     codesign --force --timestamp --sign "$SAYSO_SIGN_IDENTITY" "$dmg"
 fi
 if [[ -n "${SAYSO_NOTARY_PROFILE:-}" ]]; then
-    xcrun notarytool submit "$dmg" --keychain-profile "$SAYSO_NOTARY_PROFILE" --wait
+    xcrun notarytool submit "$dmg" --keychain-profile "$SAYSO_NOTARY_PROFILE" \
+        ${SAYSO_NOTARY_KEYCHAIN:+--keychain "$SAYSO_NOTARY_KEYCHAIN"} --wait
     xcrun stapler staple "$dmg"
 fi
 echo "$dmg"
