@@ -280,6 +280,13 @@ def wire(ctx: AppContext) -> None:
     settings.changed.connect(on_setting)
     open_mic()
 
+    # Settings → Dictation → Local model: sizes in the list, Browse…, Download with progress and Cancel.
+    from desktop_app.app.offline import wire_settings_page
+
+    settings_page = ctx.window.pages.get("settings")
+    if settings_page is not None:
+        wire_settings_page(settings_page, settings, ctx.tasks, ctx.profile)
+
     def report_live(_token: CancelToken) -> None:
         # Returns None on purpose: a bool through a Signal(object) trips a PySide6 refcount bug at exit.
         live = mic.wait_ready(10.0)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from desktop_app.core.cancel import CancelToken
 from desktop_app.core.errors import SaysoError
@@ -19,12 +20,14 @@ from desktop_app.providers.local_models import (
     faster_whisper_available,
     local_model_status,
 )
-from desktop_app.providers.local_whisper import LocalWhisperTranscriber
-from desktop_app.providers.model_download import ModelDownloader, ProgressCallback
 from desktop_app.services import engine_choice
 from desktop_app.services.credentials import Credentials
 from desktop_app.services.engine_choice import EngineChoice, Reachability
 from desktop_app.storage.profile import Profile, resolve_profile
+
+if TYPE_CHECKING:  # the engine (numpy, soundfile) and the downloader (httpx) load only when used
+    from desktop_app.providers.local_whisper import LocalWhisperTranscriber
+    from desktop_app.providers.model_download import ProgressCallback
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,8 @@ def ensure_local_model(settings: Settings, profile: Profile, cancel: CancelToken
         return status
     if status.catalogue is None:
         raise SaysoError(status.problem, hint="Settings → Dictation → Local model.")
+    from desktop_app.providers.model_download import ModelDownloader
+
     downloader = ModelDownloader(profile.models_dir)
     try:
         downloader.download(status.catalogue, cancel=cancel, on_progress=on_progress)
@@ -96,6 +101,8 @@ def local_transcriber(settings: Settings, profile: Profile, cancel: CancelToken,
 
         raise LocalEngineUnavailable("Local transcription needs the faster-whisper package, which is not installed.",
                                      hint=f"Install it with: {INSTALL_HINT}, or set a key to use OpenAI.")
+    from desktop_app.providers.local_whisper import LocalWhisperTranscriber
+
     status = ensure_local_model(settings, profile, cancel, on_progress)
     return LocalWhisperTranscriber(status.path, splitter=split_on_silences)
 
@@ -157,6 +164,8 @@ def preload_local_model(settings: Settings, credentials: Credentials, profile: P
     status = local_status(settings, profile)
     if not status.ready or (cancel is not None and cancel.cancelled):
         return False
+    from desktop_app.providers.local_whisper import LocalWhisperTranscriber
+
     try:
         LocalWhisperTranscriber(status.path).preload()
     except SaysoError as exc:  # the dictation itself reports it, with the recording kept
@@ -177,3 +186,87 @@ def needs_key(settings: Settings, credentials: Credentials) -> bool:
     if credentials.status(settings).has_key:
         return False
     return settings.dictation.engine == engine_choice.OPENAI
+
+
+# ----- Settings page: model labels, Browse…, Download with progress and Cancel ---------------------------
+
+def model_labels() -> dict[str, str]:
+    """``{"base.en": "base.en — 148 MB, good balance, English only", …}`` for the Settings list."""
+    from desktop_app.providers.local_models import CATALOGUE
+
+    return {name: f"{name} — {model.size_text}, {model.description}" for name, model in CATALOGUE.items()}
+
+
+def local_model_state_text(settings: Settings, profile: Profile) -> str:
+    status = local_status(settings, profile)
+    if status.ready:
+        return f"The local model {status.name} is ready ({status.path})."
+    if status.needs_download:
+        return (f"The local model {status.name} is not downloaded yet ({status.download_size_text}): press "
+                "Download now, or it downloads at the first local dictation. Or Browse… to a model folder "
+                "you already have.")
+    return status.problem
+
+
+def wire_settings_page(page: Any, settings: Any, tasks: Any, profile: Profile) -> None:
+    """Connect the Settings page's local-model controls: labels with sizes, the state line, and Download
+    running on a task with its progress on the page's bar (page: ui.settings_page.SettingsPage; settings:
+    qt.settings_model.SettingsModel; tasks: qt.tasks.TaskRunner)."""
+    from PySide6.QtCore import QObject, Signal, Slot
+
+    class Progress(QObject):
+        moved = Signal(int, int)  # kB done, kB total (a 32-bit int holds 2 TB of kB)
+
+        @Slot(int, int)
+        def show(self, done_kb: int, total_kb: int) -> None:
+            page.local_download_progress(done_kb * 1024, total_kb * 1024)
+
+    # The receiver is a QObject of the GUI thread: the worker's emits arrive queued, never touching widgets.
+    progress = Progress(page)
+    progress.moved.connect(progress.show)
+    running: list[Any] = []
+
+    def show_state(*_args: Any) -> None:
+        page.set_local_model_state(local_model_state_text(settings.settings, profile))
+
+    def download(value: str) -> None:
+        if running:
+            return
+        status = local_model_status(value, profile.models_dir)
+        if status.ready:
+            page.local_download_finished(f"The local model {status.name} is already here ({status.path}).")
+            return
+        if status.catalogue is None:
+            page.local_download_finished(status.problem or f"{value} is a folder: there is nothing to download.")
+            return
+        current = settings.settings
+
+        def run(token: CancelToken) -> None:
+            ensure_local_model(current, profile, token,
+                               lambda done, total: progress.moved.emit(done // 1024, total // 1024))
+
+        page.local_download_started(f"Downloading the local model {status.name} ({status.download_size_text}, "
+                                    "once)…")
+        task = tasks.start("local-model-download", run)
+        running.append(task)
+
+        def finished(text: str) -> None:
+            running.clear()
+            page.local_download_finished(text)
+
+        task.succeeded.connect(lambda _result: finished(f"The local model {status.name} is ready "
+                                                        f"({profile.models_dir / status.name})."))
+        task.cancelled.connect(lambda: finished(
+            f"Download of {status.name} cancelled. The part already downloaded is kept: Download resumes it."))
+        task.failed.connect(lambda exc: finished(
+            exc.full_message() if isinstance(exc, SaysoError) else f"The download failed: {exc}"))
+
+    def cancel() -> None:
+        for task in running:
+            task.cancel()
+
+    page.set_local_models(model_labels())
+    page.local_download_requested.connect(download)
+    page.local_download_cancel_requested.connect(cancel)
+    settings.changed.connect(lambda key: show_state() if key == "dictation.local_model" else None)
+    show_state()

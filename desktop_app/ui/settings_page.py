@@ -1,5 +1,10 @@
 """The Settings page: one editor per setting, generated from the typed settings so none is forgotten,
-plus the API key (masked) with Save / Clear / Test connection."""
+plus the API key (masked) with Save / Clear / Test connection, and for the local model a Browse… button
+(an existing model folder) and a Download button with progress and Cancel.
+
+The page knows nothing of the model catalogue or the downloader (ui/ reaches no adapter): the app gives it
+the model labels (``set_local_models``), listens to ``local_download_requested`` / ``…_cancel_requested``
+and reports back through ``local_download_*``."""
 
 from __future__ import annotations
 
@@ -11,12 +16,14 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QKeySequenceEdit,
     QLabel,
     QLineEdit,
+    QProgressBar,
     QPushButton,
     QScrollArea,
     QSpinBox,
@@ -34,6 +41,7 @@ SECTION_TITLES = {
     "audio": "Audio devices", "ui": "Appearance and behaviour", "history": "History",
 }
 HOTKEY_KEYS = ("dictation.hotkey", "read.hotkey")
+LOCAL_MODEL_KEY = "dictation.local_model"
 FREE_TEXT_SUGGESTIONS = {
     "dictation.model": ("gpt-transcribe", "gpt-4o-mini-transcribe", "gpt-4o-transcribe", "whisper-1"),
     "dictation.realtime_model": ("gpt-4o-mini-transcribe", "gpt-realtime-whisper", "gpt-live-transcribe",
@@ -52,6 +60,8 @@ def _label(key: str) -> str:
 
 class SettingsPage(QWidget):
     hotkey_conflict = Signal(str)
+    local_download_requested = Signal(str)  # the dictation.local_model value to download
+    local_download_cancel_requested = Signal()
 
     def __init__(self, model: SettingsModel, keys: KeyController,
                  device_names: tuple[list[str], list[str]] = ([], []), parent: QWidget | None = None) -> None:
@@ -161,7 +171,116 @@ class SettingsPage(QWidget):
             label = QLabel(_label(key) + ":")
             label.setBuddy(editor)
             form.addRow(label, editor)
+            if key == LOCAL_MODEL_KEY:
+                form.addRow("", self._build_local_model_row())
+                form.addRow("", self._build_local_download_row())
         return box
+
+    # ----- local model: browse, download ----------------------------------------------------------
+    def _build_local_model_row(self) -> QWidget:
+        row_widget = QWidget()
+        row = QHBoxLayout(row_widget)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.local_browse = QPushButton("&Browse…")
+        self.local_browse.setObjectName("localModelBrowse")
+        self.local_browse.setAccessibleName("Choose an existing local model folder")
+        self.local_browse.setToolTip("Use a faster-whisper (CTranslate2) model folder you already have: "
+                                     "nothing is downloaded.")
+        self.local_download = QPushButton("Do&wnload")
+        self.local_download.setObjectName("localModelDownload")
+        self.local_download.setAccessibleName("Download the local model")
+        self.local_download.setToolTip("Download the chosen model now (once), instead of at the first local "
+                                       "dictation.")
+        row.addWidget(self.local_browse)
+        row.addWidget(self.local_download)
+        row.addStretch(1)
+        self.local_browse.clicked.connect(self._browse_local_model)
+        self.local_download.clicked.connect(self._request_download)
+        return row_widget
+
+    def _build_local_download_row(self) -> QWidget:
+        row_widget = QWidget()
+        column = QVBoxLayout(row_widget)
+        column.setContentsMargins(0, 0, 0, 0)
+        bar_row = QHBoxLayout()
+        self.local_progress = QProgressBar()
+        self.local_progress.setObjectName("localModelProgress")
+        self.local_progress.setAccessibleName("Local model download progress")
+        self.local_progress.setVisible(False)
+        self.local_cancel = QPushButton("Cancel download")
+        self.local_cancel.setObjectName("localModelCancel")
+        self.local_cancel.setAccessibleName("Cancel the local model download")
+        self.local_cancel.setVisible(False)
+        self.local_cancel.clicked.connect(self.local_download_cancel_requested)
+        bar_row.addWidget(self.local_progress, 1)
+        bar_row.addWidget(self.local_cancel)
+        self.local_state = QLabel("")
+        self.local_state.setObjectName("localModelState")
+        self.local_state.setWordWrap(True)
+        self.local_state.setAccessibleName("Local model status")
+        column.addLayout(bar_row)
+        column.addWidget(self.local_state)
+        return row_widget
+
+    def set_local_models(self, labels: dict[str, str]) -> None:
+        """Label each model name in the list (e.g. "base.en — 148 MB, English only"); the value saved stays
+        the name. Names not in ``labels`` keep their bare name."""
+        combo = self.editors[LOCAL_MODEL_KEY]
+        assert isinstance(combo, QComboBox)
+        self._updating = True
+        try:
+            names = [str(combo.itemData(i) or combo.itemText(i)) for i in range(combo.count())]
+            for name in labels:
+                if name not in names:
+                    names.append(name)
+            combo.clear()
+            for name in names:
+                combo.addItem(labels.get(name, name), name)
+        finally:
+            self._updating = False
+        self._show_value(LOCAL_MODEL_KEY)
+
+    def _local_model_value(self, combo: QComboBox) -> str:
+        """The setting value behind the combo's text: a label maps back to its model name."""
+        text = combo.currentText().strip()
+        index = combo.findText(text)
+        data = combo.itemData(index) if index >= 0 else None
+        return str(data) if data else text
+
+    def _browse_local_model(self) -> None:
+        current = str(self._model.get(LOCAL_MODEL_KEY))
+        start = current if ("/" in current or "\\" in current) else ""
+        folder = QFileDialog.getExistingDirectory(self, "Choose a local model folder", start)
+        if folder:
+            self._commit(LOCAL_MODEL_KEY, folder)
+
+    def _request_download(self) -> None:
+        self.local_download_requested.emit(str(self._model.get(LOCAL_MODEL_KEY)))
+
+    def local_download_started(self, text: str) -> None:
+        self.local_progress.setRange(0, 0)  # busy until the sizes are known
+        self.local_progress.setVisible(True)
+        self.local_cancel.setVisible(True)
+        self.local_cancel.setEnabled(True)
+        self.local_download.setEnabled(False)
+        self.local_state.setText(text)
+
+    def local_download_progress(self, done: int, total: int) -> None:
+        """Bytes done of total (kB are enough for the bar: a QProgressBar holds 32-bit values)."""
+        if total > 0:
+            self.local_progress.setRange(0, max(1, total // 1024))
+            self.local_progress.setValue(min(done, total) // 1024)
+
+    def local_download_finished(self, text: str) -> None:
+        self.local_progress.setVisible(False)
+        self.local_cancel.setVisible(False)
+        self.local_download.setEnabled(True)
+        self.local_state.setText(text)
+
+    def set_local_model_state(self, text: str) -> None:
+        """Whether the chosen local model is here, needs a download (and its size), or cannot be used."""
+        if self.local_progress.isHidden():  # a download in progress owns the line
+            self.local_state.setText(text)
 
     def _editor_for(self, key: str) -> QWidget:
         spec = describe(key)
@@ -206,9 +325,15 @@ class SettingsPage(QWidget):
             # Editable: model ids and voices are free text (servers differ; never a hard-coded enum).
             combo = QComboBox()
             combo.setEditable(True)
-            combo.addItems(list(dict.fromkeys(suggestions)))
+            for item in dict.fromkeys(suggestions):
+                combo.addItem(item, item)
             combo.setCurrentText(str(value))
             line = combo.lineEdit()
+            if key == LOCAL_MODEL_KEY:  # items may carry labels ("base.en — 148 MB, …"): save the name
+                if line is not None:
+                    line.editingFinished.connect(lambda k=key, c=combo: self._commit(k, self._local_model_value(c)))
+                combo.activated.connect(lambda i, k=key, c=combo: self._commit(k, str(c.itemData(i) or c.itemText(i))))
+                return combo
             if line is not None:
                 line.editingFinished.connect(lambda k=key, c=combo: self._commit(k, c.currentText()))
             combo.activated.connect(lambda _i, k=key, c=combo: self._commit(k, c.currentText()))
@@ -244,7 +369,11 @@ class SettingsPage(QWidget):
             elif isinstance(editor, QCheckBox):
                 editor.setChecked(bool(value))
             elif isinstance(editor, QComboBox):
-                editor.setCurrentText(str(value))
+                index = editor.findData(str(value)) if key == LOCAL_MODEL_KEY else -1
+                if index >= 0:
+                    editor.setCurrentIndex(index)
+                else:
+                    editor.setCurrentText(str(value))
             elif isinstance(editor, QSpinBox):
                 editor.setValue(int(value))
             elif isinstance(editor, QDoubleSpinBox):
