@@ -48,7 +48,9 @@ MIN_COMMIT_BYTES = 100 * BYTES_PER_MS  # the server refuses to commit less (§6.
 SETUP_TIMEOUT_S = 15.0
 RENEW_BEFORE_S = 300.0  # renew this long before the server's expires_at, between utterances
 RENEW_CHECK_S = 1.0  # how often an idle reader looks at the clock
-RENEW_KEEP_BYTES = 1000 * BYTES_PER_MS  # server VAD: the last second before a renewal goes to the new session
+# Server VAD: the last 2 s before a renewal also go to the new session, so speech the server has not
+# reported yet (speech_started still on its way) is never lost.
+RENEW_KEEP_BYTES = 2000 * BYTES_PER_MS
 NOISE_REDUCTION_CHOICES = ("near_field", "far_field", "off")
 
 # Optional fields by model (§6.2). Model ids stay free strings: these only decide what to send.

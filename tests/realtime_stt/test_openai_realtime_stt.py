@@ -334,3 +334,28 @@ def test_the_delay_setting_reaches_a_streaming_whisper_session(srv: FakeOpenAI, 
         srv.clear_requests()
         sent.append(request.events[0]["session"]["audio"]["input"]["transcription"])
     assert sent == [{"model": "gpt-realtime-whisper", "delay": "high"}, {"model": "gpt-realtime-whisper"}]
+
+
+def test_the_session_renews_between_utterances_before_it_expires(srv: FakeOpenAI, config: ApiConfig,
+                                                                   recorder: Recorder, jfk_pcm: bytes) -> None:
+    # The fake's sessions last an hour; renewing 3599 s ahead means "one second after it opened".
+    opening = jfk_pcm[: 48_000 * 7]
+    session = open_session(config, recorder, server_vad=True, vad_silence_ms=1200, renew_before_s=3599)
+    stream(session, jfk_pcm + silence(2.0))
+    recorder.wait_completed(1)
+    # Nothing in flight now: the session moves to a new one (not while the first utterance was running).
+    wait_for(lambda: session.renewals >= 1 and session.wait_ready(0), 20, "a renewed session")
+    stream(session, opening + silence(2.0))
+    completed = recorder.wait_completed(2)
+    session.commit()
+    texts = session.finish(timeout=60)
+    session.close()
+    assert [c.text for c in completed] == texts and len(texts) == 2
+    assert word_recall(JFK_WORDS, texts[0]) >= 0.8 and "fellow americans" in texts[1].lower(), texts
+    requests = realtime_requests(srv)
+    assert len(requests) >= 2
+    # The first session carried the whole first utterance; the second utterance went to a later one.
+    first_audio = sum(int(ev["audio"].strip("<> bytes")) for ev in requests[0].events
+                      if ev["type"] == "input_audio_buffer.append")
+    assert first_audio >= len(jfk_pcm)
+    assert not any(ev["type"] == "input_audio_buffer.commit" for ev in requests[0].events)

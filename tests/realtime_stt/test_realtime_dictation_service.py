@@ -7,18 +7,24 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
+from desktop_app.app.dictation import VadTools
 from desktop_app.core.cancel import CancelToken
-from desktop_app.core.models import ApiConfig
-from desktop_app.core.ports import InsertResult
+from desktop_app.core.models import ApiConfig, AppState, EncodedAudio, PcmAudio
+from desktop_app.core.ports import FocusTarget, InsertResult
 from desktop_app.core.settings import Settings
 from desktop_app.providers.openai_realtime_stt import OpenAIRealtimeTranscriber
+from desktop_app.providers.openai_stt import OpenAITranscriber
 from desktop_app.providers.realtime_ws import RealtimeClosed, RealtimeSocket
+from desktop_app.services.dictation import DictationService
 from desktop_app.services.realtime_dictation import RETRY_UNAVAILABLE_S, LiveFeed, RealtimeDictation
+from desktop_app.storage.history import SqliteHistoryStore
 from tests.fakeopenai import FakeOpenAI
+from tests.support.desktop import wait_for
 
 from .conftest import JFK_WORDS, silence, word_recall
 
@@ -316,7 +322,9 @@ def test_a_server_error_at_the_upgrade_falls_back_to_rest(srv: FakeOpenAI, jfk_p
     assert feed.result(CancelToken(), 11.0, {}) is None
     assert len(listener.notices) == 1 and "over REST instead" in listener.notices[0][1]
     # Not an unavailable endpoint: the next dictation tries realtime again.
-    assert owner.open(settings_for(srv.base_url), ClipMic(b""), lambda text: InsertResult(True, False)) is not None
+    again = owner.open(settings_for(srv.base_url), ClipMic(b""), lambda text: InsertResult(True, False))
+    assert again is not None
+    again.abort()
 
 
 def test_the_text_comes_back_without_waiting_for_the_close_handshake() -> None:
@@ -372,3 +380,147 @@ def test_an_unavailable_endpoint_is_tried_again_after_a_few_minutes(srv: FakeOpe
     now[0] += 2
     assert dictate_once() is not None  # tried again (a server that was only down for a while)
     assert len(listener.notices) == 1 and "tries realtime again" in listener.notices[0][1]
+
+
+# -- DictationService with the realtime transport: commit first, audio on disk before the text goes in -----
+class LiveMic(ClipMic):
+    """The AudioSource edge: the clip streams through ``read_new`` and is the whole recording at release."""
+
+    error = None
+    overflows = 0
+
+    def __init__(self, pcm: bytes) -> None:
+        super().__init__(pcm)
+        self.recording = PcmAudio(pcm)
+
+    def mark_start(self) -> None: ...
+
+    def take_recording(self) -> PcmAudio:
+        return self.recording
+
+    def level(self) -> float:
+        return 0.0
+
+
+class GatedTools(VadTools):
+    """Real VAD and encoder; ``encode`` notes whether the commit had reached the server when it started
+    and then holds until ``release`` (a slow encoder, as for a long recording on a slow CPU)."""
+
+    def __init__(self, srv: FakeOpenAI) -> None:
+        self.srv = srv
+        self.commit_before_encode: bool | None = None
+        self.release = threading.Event()
+
+    def encode(self, pcm: PcmAudio) -> EncodedAudio:
+        try:
+            self.srv.wait_for_requests(1, lambda r: any(ev["type"] == "input_audio_buffer.commit"
+                                                        for ev in r.events), timeout=10)
+            self.commit_before_encode = True
+        except Exception:
+            self.commit_before_encode = False
+        self.release.wait(30)
+        return super().encode(pcm)
+
+
+class DiskCheckingInserter:
+    """Notes, at the moment of insertion, which recording of the newest history entry is on disk."""
+
+    def __init__(self, history: SqliteHistoryStore, then: Callable[[], None] = lambda: None) -> None:
+        self.history = history
+        self.then = then
+        self.inserted: list[tuple[str, str]] = []  # (text, audio file on disk at that moment)
+
+    def backend_name(self) -> str:
+        return "test"
+
+    def focused_target(self) -> FocusTarget:
+        return FocusTarget(window_id=7, app_name="editor")
+
+    def insert(self, text: str, target: FocusTarget, method: str) -> InsertResult:
+        [entry] = self.history.entries(limit=1)
+        on_disk = entry.audio_path if entry.audio_path and Path(entry.audio_path).is_file() else ""
+        self.inserted.append((text, on_disk))
+        self.then()
+        return InsertResult(delivered=True, left_on_clipboard=False)
+
+    def start_typing(self, target: FocusTarget) -> None:
+        return None
+
+
+class Quiet:
+    def __init__(self) -> None:
+        self.notices: list[tuple[str, str, str]] = []
+
+    def on_state(self, state: AppState, detail: str) -> None: ...
+    def on_partial(self, text: str) -> None: ...
+    def on_history_changed(self) -> None: ...
+
+    def on_notice(self, title: str, message: str, level: str) -> None:
+        self.notices.append((title, message, level))
+
+
+def live_service(srv: FakeOpenAI, tmp_path: Path, pcm: bytes, tools: VadTools,
+                 inserter: Callable[[SqliteHistoryStore], DiskCheckingInserter]
+                 ) -> tuple[DictationService, SqliteHistoryStore, DiskCheckingInserter, Quiet]:
+    history = SqliteHistoryStore(tmp_path / "history.sqlite3", tmp_path / "audio")
+    settings = settings_for(srv.base_url)
+    config = ApiConfig(srv.base_url, api_key=srv.api_key)
+    listener, chosen = Quiet(), inserter(history)
+    service = DictationService(
+        audio=LiveMic(pcm), inserter=chosen, history=history, tools=tools,
+        transcriber_factory=lambda report: OpenAITranscriber(config), settings=lambda: settings,
+        listener=listener, realtime=RealtimeDictation(lambda: OpenAIRealtimeTranscriber(config), listener))
+    return service, history, chosen, listener
+
+
+def test_commit_goes_first_and_the_text_is_inserted_while_the_encoder_still_runs(
+        srv: FakeOpenAI, tmp_path: Path, jfk_pcm: bytes) -> None:
+    tools = GatedTools(srv)
+    service, history, inserter, _listener = live_service(
+        srv, tmp_path, jfk_pcm, tools, lambda store: DiskCheckingInserter(store, then=tools.release.set))
+    assert service.start() == "Recording."
+    recording = service.stop()
+    assert recording is not None and recording.live is not None
+    outcome = service.process(recording, CancelToken())
+
+    assert tools.commit_before_encode is True  # the server was finalizing while the audio was encoded
+    [(text, on_disk_then)] = inserter.inserted
+    assert word_recall(JFK_WORDS, text) >= 0.8 and outcome.inserted
+    assert on_disk_then.endswith(".wav")  # the encoder was still held: the raw recording was kept first
+    entry_id = outcome.entry_id or 0
+    # The encoded copy replaces the interim WAV once the encoder is done.
+    wait_for(lambda: (e := history.get(entry_id)) and e.audio_path.endswith(".ogg"), 30, "the encoded recording")
+    entry = history.get(entry_id) or pytest.fail("no entry")
+    assert Path(entry.audio_path).is_file() and not Path(on_disk_then).exists()
+    assert entry.status == "done" and word_recall(JFK_WORDS, entry.text) >= 0.8
+    assert [r.endpoint for r in srv.requests] == ["realtime"]  # nothing uploaded
+    history.close()
+
+
+def test_a_realtime_drop_falls_back_to_rest_with_the_saved_recording(srv: FakeOpenAI, tmp_path: Path,
+                                                                     jfk_pcm: bytes) -> None:
+    srv.add_fault("realtime", "drop_ws_mid_utterance")
+    service, history, inserter, listener = live_service(srv, tmp_path, jfk_pcm, VadTools(), DiskCheckingInserter)
+    assert service.start() == "Recording."
+    recording = service.stop()
+    assert recording is not None
+    outcome = service.process(recording, CancelToken())
+    [(text, on_disk_then)] = inserter.inserted
+    assert word_recall(JFK_WORDS, text) >= 0.8
+    assert on_disk_then.endswith(".ogg")  # REST waited for the encoded copy and uploaded it
+    assert [r.endpoint for r in srv.requests] == ["realtime", "transcriptions"]
+    assert any("over REST instead" in message for _t, message, _l in listener.notices)
+    assert (history.get(outcome.entry_id or 0) or pytest.fail("no entry")).status == "done"
+    history.close()
+
+
+def test_silence_over_realtime_inserts_nothing_and_keeps_no_entry(srv: FakeOpenAI, tmp_path: Path) -> None:
+    service, history, inserter, listener = live_service(srv, tmp_path, silence(3.0), VadTools(),
+                                                        DiskCheckingInserter)
+    assert service.start() == "Recording."
+    recording = service.stop()
+    assert recording is not None
+    outcome = service.process(recording, CancelToken())
+    assert outcome.entry_id is None and inserter.inserted == [] and history.entries() == []
+    assert listener.notices == [("Dictation", "No speech heard. Nothing was inserted.", "info")]
+    history.close()
