@@ -1,211 +1,198 @@
-"""Read-aloud latency and chunk-boundary gaps: the realtime speech engine vs the REST engine, same run.
+"""Read-aloud benchmark of the realtime speech engine next to the REST engine, same run, same app process.
 
-    bash scripts/test-services.sh run /tmp/bench-svc -- .venv/bin/python bench/realtime_tts_bench.py [--runs 5]
+Run it on the headless test desktop:
 
-Runs the app's real read pipeline (``services.read_aloud.ReadAloudSession``) into the real warm player on
-the PulseAudio "speaker" sink, against the in-process fake OpenAI server (espeak-ng audio; the realtime
-session streams audio at about 10× real time, like the real service runs ahead of playback).
+    bash scripts/test-services.sh run "$(mktemp -d)" -- .venv/bin/python -m bench.realtime_tts_bench [--runs 5]
 
-Per reading ("hotkey" = the reading starts; selection capture is not included):
+Like ``bench/read_aloud_bench.py``: the real app (``read.engine`` switched between ``realtime`` and
+``speech``), the fake OpenAI server as its own process, the read hotkey pressed with xdotool, and what the
+user hears taken from the PulseAudio speaker monitor (``tests/support/speaker.py``). Measures, per engine:
 
-- *server first audio*: the first audio from the server — ``response.output_audio.delta`` received
-  (realtime), the first PCM bytes of the response body (REST);
-- *overhead*: from that moment until the player's callback starts playing the first samples
-  (first sound beyond the server's first delta; issue 6 target ≤ 60 ms);
-- *gap*: at every chunk boundary, how long the player had nothing to play before the next chunk's first
-  audio arrived (0 when audio was still queued; target ≤ 20 ms), plus the player's underrun count.
+* read hotkey → first sound at the speaker (the speaker stream running: the previous reading ended a
+  moment ago; the realtime session is open, as it stays between readings in the app);
+* the server's own part: realtime — the fake logs (``FAKEOPENAI_TIMING=1``, on the machine-wide monotonic
+  clock) when ``response.create`` arrived and when the first ``response.output_audio.delta`` went out;
+  REST — the time to first byte of the same first chunk on a new connection, as the REST bench does;
+* overhead beyond the server = hotkey → first sound minus the server's part (target ≤ 60 ms), and for
+  realtime also the direct figure: first sound at the speaker minus the moment the first delta was sent;
+* chunk-boundary gaps at the speaker (target ≤ 20 ms): the fake answers with a steady tone as long as the
+  speech, so every silence inside the recording is a gap between chunks (speed 1.5, the realtime limit),
+  or a glitch of the audio output (its position tells which: the chunk boundaries of this text lie about
+  5 s and 16 s after the first sound);
+* read hotkey while speaking → silence at the monitor (stop; goal 200 ms).
 
-The realtime engine keeps its session between readings, like the app: run 1 includes the WebSocket
-handshake and ``session.update`` (reported as "cold"), later runs are warm. Prints a Markdown table.
+Prints a Markdown table.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import os
+import re
+import shutil
 import statistics
-import sys
-import threading
+import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+import numpy as np
 
-from desktop_app.audio.playback import Player  # noqa: E402
-from desktop_app.core.cancel import CancelToken  # noqa: E402
-from desktop_app.core.models import ApiConfig, SpeechChunk, SpeechOptions  # noqa: E402
-from desktop_app.core.ports import Synthesizer  # noqa: E402
-from desktop_app.providers.openai_realtime_tts import OpenAIRealtimeSpeech  # noqa: E402
-from desktop_app.providers.openai_tts import OpenAISpeech  # noqa: E402
-from desktop_app.services.read_aloud import ReadAloudSession  # noqa: E402
-from desktop_app.services.read_text import ChunkPlan  # noqa: E402
-from tests.fakeopenai import FakeOpenAI  # noqa: E402
+from bench.read_aloud_bench import first_loud, heard_since, longest_silence, read_through, recorded_since, silences
+from bench.read_aloud_bench import ttfb as rest_ttfb
+from tests.fakeopenai import FakeOpenAIProcess
+from tests.support.app_process import AppProcess, start_app
+from tests.support.desktop import clipboard_set, wait_for, xdotool
+from tests.support.speaker import SpeakerMonitor
 
-TEXT = ("The quick brown fox jumps over the lazy dog. A small river runs past the old mill. "
-        "Children play football in the green park every Sunday. The baker opens his shop at six. "
-        "Fresh bread smells wonderful on a cold morning. Our neighbours walk their dog after lunch. "
-        "The library closes early on Saturdays. A gentle rain fell all night long.")
-OPTIONS = SpeechOptions(model="gpt-4o-mini-tts", voice="marin")
+RATE = SpeakerMonitor.RATE
+HOTKEY = "ctrl+alt+r"
+SENTENCES = [f"Sentence {n} describes a quiet walk along the river on a bright morning." for n in range(1, 400)]
+ENGINES = (("realtime", "realtime"), ("REST", "speech"))
+_CREATE = re.compile(r"response\.create for (resp_\w+) \(chunk (\d*)\) received at monotonic ([\d.]+)")
+_DELTA = re.compile(r"first audio delta of (resp_\w+) \(chunk \d*\) sent at monotonic ([\d.]+)")
 
 
-class Timeline:
-    """Times of the events one reading goes through (time.monotonic)."""
-
-    def __init__(self) -> None:
-        self.start = 0.0
-        self.server_first: float | None = None
-        self.first_sound: float | None = None
-        self.gaps_ms: list[float] = []
-
-
-class FirstAudio:
-    """Wraps a synthesizer: notes when the first PCM of a reading comes out of the provider."""
-
-    def __init__(self, inner: Synthesizer, timeline: Callable[[], Timeline]) -> None:
-        self.inner = inner
-        self.timeline = timeline
-
-    def synthesize(self, chunk: SpeechChunk, options: SpeechOptions,
-                   on_audio: Callable[[bytes, int], None], cancel: CancelToken) -> None:
-        def noted(pcm: bytes, rate: int) -> None:
-            line = self.timeline()
-            if line.server_first is None:
-                line.server_first = time.monotonic()
-            on_audio(pcm, rate)
-
-        self.inner.synthesize(chunk, options, noted, cancel)
+def server_times(fake: FakeOpenAIProcess, since: float) -> tuple[float, float]:
+    """(response.create received, first audio delta sent) for the first chunk-0 response after ``since``."""
+    log = fake.log_text()
+    created = [(rid, float(at)) for rid, chunk, at in _CREATE.findall(log) if chunk == "0" and float(at) > since]
+    if not created:
+        raise SystemExit("the fake server logged no response.create (is FAKEOPENAI_TIMING=1 set?)")
+    rid, create_at = created[0]
+    wait_for(lambda: rid in {r for r, _ in _DELTA.findall(fake.log_text())}, 10, "the first delta's log line")
+    deltas = {r: float(at) for r, at in _DELTA.findall(fake.log_text())}
+    return create_at, deltas[rid]
 
 
-class GapSink:
-    """The player, with the buffered audio measured whenever a new chunk's first audio arrives."""
-
-    def __init__(self, player: Player, timeline: Callable[[], Timeline]) -> None:
-        self.player = player
-        self.timeline = timeline
-        self.new_chunk = False
-        self.first_chunk = True
-        self.ran_dry_at: float | None = None
-
-    def on_chunk(self, plan: ChunkPlan) -> None:
-        self.new_chunk = True
-
-    def write(self, pcm: bytes, sample_rate: int | None = None) -> None:
-        if self.new_chunk and not self.first_chunk:
-            lead = self.player.buffered_seconds
-            now = time.monotonic()
-            self.timeline().gaps_ms.append(0.0 if lead > 0.002 else (now - (self.ran_dry_at or now)) * 1000)
-        if self.new_chunk:
-            self.first_chunk = False
-        self.new_chunk = False
-        self.player.write(pcm, sample_rate)
-        self.ran_dry_at = time.monotonic() + self.player.buffered_seconds
-
-    def drain(self, timeout: float | None = None) -> bool:
-        return self.player.drain(timeout)
-
-    def pause(self, paused: bool) -> None:
-        self.player.pause(paused)
-
-    def stop(self) -> None:
-        self.player.stop()
-
-    @property
-    def written_seconds(self) -> float:
-        return self.player.written_seconds
-
-    @property
-    def buffered_seconds(self) -> float:
-        return self.player.buffered_seconds
-
-    @property
-    def underruns(self) -> int:
-        return self.player.underruns
+def first_sound(app: AppProcess, monitor: SpeakerMonitor, text: str) -> tuple[float, float]:
+    """(monotonic time the hotkey was pressed, monotonic time of the first sound at the speaker)."""
+    clipboard_set(text, "primary")
+    start = len(monitor.samples())
+    began = time.monotonic()
+    xdotool("key", "--clearmodifiers", HOTKEY)
+    wait_for(lambda: first_loud(monitor.samples(), start) is not None, 20, "sound")
+    index = first_loud(monitor.samples(), start)
+    assert index is not None
+    heard = began + (index - start) / RATE
+    app.cli("stop")
+    app.wait_state("idle", 10)
+    return began, heard
 
 
-def watch_first_sound(player: Player, line: Timeline, done: threading.Event) -> None:
-    """Poll the player's played position: the first callback that plays audio is the first sound."""
-    base = player.played_seconds
-    while not done.is_set():
-        if player.played_seconds > base:
-            line.first_sound = time.monotonic()
-            return
-        time.sleep(0.0005)
+def stop_latency(app: AppProcess, monitor: SpeakerMonitor) -> float:
+    """Read hotkey while speaking → the monitor goes silent (ms)."""
+    clipboard_set(" ".join(SENTENCES[:20]), "primary")
+    start = len(monitor.samples())
+    xdotool("key", "--clearmodifiers", HOTKEY)
+    wait_for(functools.partial(heard_since, monitor, start), 20, "sound")
+    wait_for(functools.partial(recorded_since, monitor, start, RATE * 2), 10, "two seconds")
+    pressed = len(monitor.samples())
+    xdotool("key", "--clearmodifiers", HOTKEY)
+    app.wait_state("idle", 10)
+    wait_for(functools.partial(recorded_since, monitor, pressed, RATE), 5, "a second of recording")
+    loud = np.flatnonzero(np.abs(monitor.samples()[pressed:]) > 0.003)
+    return float(loud[-1] / RATE * 1000) if len(loud) else 0.0
 
 
-def read_once(engine: Synthesizer, player: Player, line: Timeline) -> tuple[int, int]:
-    sink = GapSink(player, lambda: line)
-    done = threading.Event()
-    watcher = threading.Thread(target=watch_first_sound, args=(player, line, done), daemon=True)
-    line.start = time.monotonic()
-    watcher.start()
-    session = ReadAloudSession(TEXT, engine, sink, OPTIONS, on_chunk=sink.on_chunk)
-    outcome = session.run(CancelToken())
-    done.set()
-    watcher.join()
-    if outcome.error is not None:
-        raise SystemExit(f"reading failed: {outcome.error.full_message()}")
-    return outcome.chunks, outcome.underruns
+def field(line: str, name: str) -> str:
+    match = re.search(rf"{name}=(\d+)", line)
+    return match.group(1) if match else "?"
 
 
-def ms(value: float | None) -> float:
-    return float("nan") if value is None else value * 1000
+def silence_at(samples: np.ndarray, threshold: float = 0.003) -> float:
+    """Where the longest silence between the first and the last sound starts (seconds after the first)."""
+    idx = np.flatnonzero(np.abs(samples) > threshold)
+    if len(idx) < 2:
+        return 0.0
+    return float(idx[int(np.argmax(np.diff(idx)))] - idx[0]) / RATE
+
+
+def measure(label: str, engine: str, app: AppProcess, monitor: SpeakerMonitor, fake: FakeOpenAIProcess,
+            runs: int, tone_runs: int) -> list[tuple[str, str, str]]:
+    rows: list[tuple[str, str, str]] = []
+    app.cli("config", "set", "read.engine", engine)
+    app.cli("config", "set", "read.speed", "1.0")
+    first_sound(app, monitor, "Warm up. " + SENTENCES[0])  # opens the realtime session, wakes the stream
+    totals, servers, overheads, beyond_delta = [], [], [], []
+    for run in range(runs):
+        text = f"Run {run} {time.time_ns()} starts here. " + " ".join(SENTENCES[:6])
+        began, heard = first_sound(app, monitor, text)
+        if engine == "realtime":
+            create_at, delta_at = server_times(fake, began)
+            server = delta_at - create_at
+            beyond_delta.append(heard - delta_at)
+        else:
+            first_chunk = text[:text.index(".", text.index(".") + 1) + 1]
+            server = rest_ttfb(fake.base_url, fake.api_key, first_chunk.replace("Run", "Ran", 1))
+        totals.append(heard - began)
+        servers.append(server)
+        overheads.append(heard - began - server)
+    rows.append((f"{label}: read hotkey (xdotool) → first sound at the speaker (median)",
+                 f"{statistics.median(totals) * 1000:.0f} ms", "—"))
+    what = "response.create → first audio delta" if engine == "realtime" else "time to first byte"
+    rows.append((f"{label}: fake server's {what}, first chunk (median)",
+                 f"{statistics.median(servers) * 1000:.0f} ms", "—"))
+    rows.append((f"{label}: overhead = hotkey → first sound minus the server's part (median / max)",
+                 f"{statistics.median(overheads) * 1000:.0f} / {max(overheads) * 1000:.0f} ms", "≤ 60 ms"))
+    if beyond_delta:
+        rows.append((f"{label}: first sound at the speaker − first audio delta sent (median / max)",
+                     f"{statistics.median(beyond_delta) * 1000:.0f} / {max(beyond_delta) * 1000:.0f} ms",
+                     "≤ 60 ms"))
+
+    app.cli("config", "set", "read.speed", "1.5")  # the realtime maximum; the same for REST
+    text = " ".join(SENTENCES[:10])  # chunks of 160, 320 and the rest: two boundaries per reading
+    longest: list[tuple[float, float]] = []  # (longest silence ms, where: seconds after the first sound)
+    counts, underruns, chunks = 0, 0, set()
+    fake.set_steady_tone(True)
+    try:
+        for _ in range(tone_runs):
+            tone, _, _, line = read_through(app, monitor, text)
+            longest.append((longest_silence(tone), silence_at(tone)))
+            counts += len(silences(tone, 1.0))
+            underruns += int(field(line, "underruns"))
+            chunks.add(field(line, "chunks"))
+    finally:
+        fake.set_steady_tone(False)
+        app.cli("config", "set", "read.speed", "1.0")
+    worst_ms, worst_at = max(longest)
+    rows.append((f"{label}: {len(text):,}-char text at speed 1.5, {'/'.join(sorted(chunks))} chunks, steady tone, "
+                 f"{tone_runs} readings: longest silence (= largest gap at a chunk boundary) and where it was "
+                 "(after the first sound); silences > 1 ms; player underruns",
+                 f"{worst_ms:.1f} ms at {worst_at:.1f} s; {counts}; {underruns}", "≤ 20 ms"))
+
+    latencies = [stop_latency(app, monitor) for _ in range(runs)]
+    rows.append((f"{label}: read hotkey while speaking → silence at the monitor (median / max)",
+                 f"{statistics.median(latencies):.0f} / {max(latencies):.0f} ms", "≤ 200 ms"))
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--tone-runs", type=int, default=3, help="steady-tone readings per engine (gaps)")
     args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="sayso-realtime-read-bench-"))
+    os.environ["FAKEOPENAI_TIMING"] = "1"  # the fake server process inherits it
+    rows: list[tuple[str, str, str]] = []
+    with FakeOpenAIProcess() as fake:
+        env = dict(os.environ, OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY=fake.api_key)
+        app = start_app(tmp / "profile", env=env, args=("--minimized",), settings={"read.engine": "realtime"})
+        wait_for(lambda: "Read hotkey" in app.log_text(), 20, "the read hotkey to be registered")
+        monitor = SpeakerMonitor(tmp / "speaker.raw", latency_ms=5)
+        try:
+            for label, engine in ENGINES:
+                rows += measure(label, engine, app, monitor, fake, args.runs, args.tone_runs)
+        finally:
+            monitor.close()
+            app.quit()
+    shutil.rmtree(tmp, ignore_errors=True)
+    print(f"{args.runs} runs per figure; speaker stream running; realtime session open (kept between "
+          "readings).\n")
+    print("| Measure | Result | Target |\n|---|---|---|")
+    for name, value, target in rows:
+        print(f"| {name} | {value} | {target} |")
 
-    player = Player()
-    player.open("")
-    player.wait_ready()
-    rows: list[tuple[str, dict[str, Any]]] = []
-    with FakeOpenAI() as srv:
-        config = ApiConfig(srv.base_url, api_key=srv.api_key, timeout_s=30)
-        now_reading = [Timeline()]  # the reading in progress, for the callbacks
-
-        def observer(event: dict[str, Any], at: float) -> None:
-            line = now_reading[0]
-            if event.get("type") == "response.output_audio.delta" and line.server_first is None:
-                line.server_first = at
-
-        realtime = OpenAIRealtimeSpeech(config, observer=observer)
-        rest = OpenAISpeech(config)
-        for name, engine in (("realtime", realtime), ("REST", FirstAudio(rest, lambda: now_reading[0]))):
-            lines: list[Timeline] = []
-            underruns = chunks = 0
-            for _ in range(args.runs):
-                now_reading[0] = current = Timeline()
-                got_chunks, got_underruns = read_once(engine, player, current)
-                chunks, underruns = chunks + got_chunks, underruns + got_underruns
-                lines.append(current)
-            rows.append((name, {"lines": lines, "chunks": chunks, "underruns": underruns}))
-        realtime.close()
-        rest.close()
-    player.close()
-
-    print(f"Reading {len(TEXT)} characters, {args.runs} runs per engine (median; realtime run 1 = cold).\n")
-    print("| engine | start → server first audio | server first audio → first sound (overhead) | "
-          "start → first sound | chunk-boundary gap median / max | underruns |")
-    print("|---|---|---|---|---|---|")
-    for name, data in rows:
-        lines = data["lines"]
-        warm = lines[1:] if name == "realtime" and len(lines) > 1 else lines
-        to_server = statistics.median(ms(x.server_first - x.start) for x in warm if x.server_first)
-        overhead = statistics.median(ms(x.first_sound - x.server_first) for x in warm
-                                     if x.first_sound and x.server_first)
-        total = statistics.median(ms(x.first_sound - x.start) for x in warm if x.first_sound)
-        gaps = [g for x in lines for g in x.gaps_ms] or [0.0]
-        print(f"| {name} | {to_server:.0f} ms | {overhead:.0f} ms | {total:.0f} ms | "
-              f"{statistics.median(gaps):.0f} / {max(gaps):.0f} ms ({len(gaps)} boundaries) | "
-              f"{data['underruns']} |")
-        cold = lines[0]
-        if name == "realtime" and len(lines) > 1 and cold.first_sound and cold.server_first:
-            print(f"| realtime cold (run 1) | {ms(cold.server_first - cold.start):.0f} ms | "
-                  f"{ms(cold.first_sound - cold.server_first):.0f} ms | {ms(cold.first_sound - cold.start):.0f} ms "
-                  "| | |")
 
 if __name__ == "__main__":
     main()

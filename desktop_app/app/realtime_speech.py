@@ -93,6 +93,10 @@ class _Lease:
         """The read pipeline's highlight follows the transcript events (see the engine)."""
         self._engine.listen_transcript(listener)
 
+    def watch_playback(self, queued_s: Callable[[], float] | None) -> None:
+        """The read pipeline's figure of audio queued ahead of the listener (pause-aware; see the engine)."""
+        self._engine.watch_playback(queued_s)
+
     def synthesize(self, chunk: SpeechChunk, options: SpeechOptions,
                    on_audio: Callable[[bytes, int], None], cancel: CancelToken) -> None:
         self._engine.synthesize(chunk, options, on_audio, cancel)
@@ -109,6 +113,7 @@ class _Lease:
             return
         self._closed = True
         self._engine.listen_transcript(None)
+        self._engine.watch_playback(None)
         if not self._shared:
             self._engine.close()
             return

@@ -7,15 +7,17 @@ what it said is checked against the chunk (``core.fidelity``).
 
 When to play, when to check (the doc's §3.6 point 3: regenerating only works before playback):
 
-The engine keeps an *audio clock*: when the audio it handed on started and how many seconds of it there
-are, so it knows roughly how much is still queued ahead of the listener.
+The engine needs to know how much audio is still queued ahead of the listener. The read pipeline tells
+it (:meth:`OpenAIRealtimeSpeech.watch_playback`: the player's buffer plus what waits to go in, so a pause
+keeps it from running down); without that, the engine's own *audio clock* estimates it from when the
+audio it handed on started and how many seconds of it there are.
 
 * A chunk requested while plenty of earlier audio is still queued (the read pipeline asks for chunk N+1
   as soon as chunk N is generated; :meth:`OpenAIRealtimeSpeech.prefetch` does the same explicitly) is
   *held* until its transcript is checked. A reading that strayed from the text (a preamble, an answer, a
   paraphrase) is regenerated once with stricter instructions before anyone hears it; if the retry strays
   too, it is played and a warning is logged. Holding never costs a gap: when the queued audio is about
-  to run out (``HOLD_MARGIN_S`` before), whatever has arrived is released and the rest streams.
+  to run out (``HOLD_MARGIN_S`` left), whatever has arrived is released and the rest streams.
 * A chunk requested with nothing (or little) queued — the first chunk of a reading — streams: each audio
   delta goes to ``on_audio`` at once, because the first sound is what the user waits for. A stray found
   at the end is logged as a warning and not retried: the listener has heard it, and a retry would read
@@ -111,6 +113,7 @@ class OpenAIRealtimeSpeech:
         self.sessions_opened = 0
         self._clock_start: float | None = None  # audio clock: when the handed-on audio began …
         self._clock_audio_s = 0.0  # … and how long it is
+        self._queued_probe: Callable[[], float] | None = None  # the reader's own figure (watch_playback)
 
     # -- the Synthesizer port ---------------------------------------------------------------------
     def synthesize(self, chunk: SpeechChunk, options: SpeechOptions,
@@ -132,7 +135,10 @@ class OpenAIRealtimeSpeech:
                 session = self._session_for(spec, cancel)
                 request = self._start(session, part, chunk.index, strict=False)
             reading = _Reading(self, chunk, spec, on_audio, cancel, generation, spoken_before=spoken)
-            spoken = reading.run(session, request, self._hold_until())
+            # Trade-off: with nothing queued (the first chunk of a reading) the audio streams unchecked —
+            # holding it for the check would delay the first sound by the whole generation time. Its
+            # transcript is still compared at the end and a stray logged; the look-ahead is checked.
+            spoken = reading.run(session, request, hold=self._queued_s() > HOLD_MARGIN_S)
         self._tell_transcript(chunk.index, spoken, True)
 
     def listen_transcript(self, listener: TranscriptCallback | None) -> None:
@@ -149,13 +155,19 @@ class OpenAIRealtimeSpeech:
                 callback(index, text, final)
 
     # -- the audio clock ----------------------------------------------------------------------------
-    def _hold_until(self) -> float | None:
-        """Until when a chunk's audio may be held for checking; None: stream it now."""
+    def watch_playback(self, queued_s: Callable[[], float] | None) -> None:
+        """How many seconds of audio wait ahead of the listener, as the reader knows it (paused or not);
+        None: estimate it with the engine's audio clock."""
         with self._lock:
-            if self._clock_start is None:
-                return None
-            release_at = self._clock_start + self._clock_audio_s - HOLD_MARGIN_S
-        return release_at if release_at > time.monotonic() else None
+            self._queued_probe = queued_s
+
+    def _queued_s(self) -> float:
+        """Seconds of handed-on audio the listener has not heard yet."""
+        with self._lock:
+            probe, start, audio_s = self._queued_probe, self._clock_start, self._clock_audio_s
+        if probe is not None:
+            return max(0.0, probe())
+        return 0.0 if start is None else max(0.0, start + audio_s - time.monotonic())
 
     def _audio_handed_on(self, seconds: float) -> None:
         now = time.monotonic()
@@ -312,13 +324,13 @@ class _Reading:
         self.retried_failed = False
         self.continued = False
 
-    def run(self, session: RealtimeSpeechSession, request: SpeechRequest, hold_until: float | None) -> str:
+    def run(self, session: RealtimeSpeechSession, request: SpeechRequest, *, hold: bool) -> str:
         """Returns what was said of the chunk so far (``spoken_before`` and this part's transcript)."""
         text = request.text
         while True:
             self.emitted = self.told = 0  # a new request: nothing of it handed on yet
             try:
-                self._wait(request, hold_until)
+                self._wait(request, hold)
             finally:
                 self.engine._forget(session, request)
             if request.error is not None:
@@ -348,15 +360,16 @@ class _Reading:
                     self.continued = True
                     self.spoken_before = _joined(self.spoken_before, transcript)
                     request = self._restart(session, tail, strict=False)
-                    text, hold_until = tail, None
+                    text, hold = tail, False
                     continue
             return _joined(self.spoken_before, transcript)
 
     # -- waiting and handing audio on ---------------------------------------------------------------
-    def _wait(self, request: SpeechRequest, hold_until: float | None) -> None:
+    def _wait(self, request: SpeechRequest, hold: bool) -> None:
         """Until the response ends. Held audio stays in the request (checked later); streamed audio is
-        handed on as it arrives. Holding turns into streaming at ``hold_until`` so playback never starves."""
-        stream = hold_until is None or self.played
+        handed on as it arrives. Holding turns into streaming when the queued audio is about to run out,
+        so playback never starves."""
+        stream = not hold or self.played
         sent = 0
         wake = request.changed
         self.cancel.on_cancel(lambda: _notify(wake))
@@ -364,7 +377,7 @@ class _Reading:
             with wake:
                 while True:
                     self._check_cancel(request)
-                    if not stream and hold_until is not None and time.monotonic() >= hold_until:
+                    if not stream and self.engine._queued_s() <= HOLD_MARGIN_S:
                         log.info("realtime speech: chunk %d is played before its check, to avoid a gap",
                                  self.chunk.index)
                         stream = True

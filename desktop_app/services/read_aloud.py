@@ -69,6 +69,14 @@ class TranscriptSource(Protocol):
     def listen_transcript(self, listener: TranscriptListener | None) -> None: ...
 
 
+@runtime_checkable
+class PlaybackAware(Protocol):
+    """A synthesizer that wants to know how much audio waits ahead of the listener (the realtime engine
+    holds look-ahead for its fidelity check while enough is queued; a pause must not run that down)."""
+
+    def watch_playback(self, queued_s: Callable[[], float] | None) -> None: ...
+
+
 @dataclass(frozen=True)
 class ReadPosition:
     """Where the listener is: the sentence being heard and the share of the text behind them."""
@@ -164,6 +172,7 @@ class ReadAloudSession:
         self._chunks_written = 0
         self._underruns_at_start = 0
         self._stopped_at: ReadPosition | None = None
+        self._pending_s = 0.0  # audio handed over by the synthesizer, not yet written to the sink
 
     # ----- state readable from any thread ---------------------------------------------------------
     @property
@@ -192,6 +201,13 @@ class ReadAloudSession:
         total = max(1, len(prepared))
         return ReadPosition(span.start, span.end, min(1.0, span.start / total))
 
+    def queued_seconds(self) -> float:
+        """Audio waiting ahead of the listener: the sink's buffer and what is still to be written to it.
+        It does not run down while the player is paused."""
+        with self._lock:
+            pending = self._pending_s
+        return self._sink.buffered_seconds + pending
+
     # ----- the reading --------------------------------------------------------------------------------
     def run(self, cancel: CancelToken) -> ReadOutcome:
         """Prepare, synthesise and play; returns how it ended. Never raises for speech/audio errors."""
@@ -216,6 +232,9 @@ class ReadAloudSession:
         transcripts = self._synth if isinstance(self._synth, TranscriptSource) else None
         if transcripts is not None:  # called on the fetcher thread, in order with the audio
             transcripts.listen_transcript(lambda index, said, final: items.put(_Said(index, len(said.split()))))
+        watcher = self._synth if isinstance(self._synth, PlaybackAware) else None
+        if watcher is not None:
+            watcher.watch_playback(self.queued_seconds)
         fetcher = threading.Thread(target=self._fetch, args=(prepared, items, slots, inner),
                                    name="sayso-read-fetch", daemon=True)
         fetcher.start()
@@ -228,6 +247,8 @@ class ReadAloudSession:
             fetcher.join()
             if transcripts is not None:
                 transcripts.listen_transcript(None)
+            if watcher is not None:
+                watcher.watch_playback(None)
         return outcome
 
     def _fetch(self, prepared: PreparedText, items: queue.SimpleQueue[_Item], slots: threading.Semaphore,
@@ -240,7 +261,7 @@ class ReadAloudSession:
                     return
                 items.put(plan)
                 self._synth.synthesize(plan.chunk, self.options,
-                                       lambda pcm, rate: items.put(_Pcm(pcm, rate)), cancel)
+                                       lambda pcm, rate: self._hand_over(items, pcm, rate), cancel)
                 items.put(_ChunkEnd(plan))
             items.put(_Done())
         except Cancelled:
@@ -250,6 +271,11 @@ class ReadAloudSession:
         except Exception as exc:  # a bug in an engine must end the reading with a message, not hang it
             log.exception("speech engine failed")
             items.put(_Failed(SaysoError("The speech engine failed unexpectedly.", detail=repr(exc)), plan))
+
+    def _hand_over(self, items: queue.SimpleQueue[_Item], pcm: bytes, rate: int) -> None:
+        with self._lock:
+            self._pending_s += len(pcm) / (SAMPLE_WIDTH * rate)
+        items.put(_Pcm(pcm, rate))
 
     def _write(self, items: queue.SimpleQueue[_Item], slots: threading.Semaphore,
                cancel: CancelToken) -> ReadOutcome:
@@ -268,6 +294,8 @@ class ReadAloudSession:
                         self._on_chunk(item)
                 elif isinstance(item, _Pcm):
                     self._sink.write(item.data, item.rate)
+                    with self._lock:
+                        self._pending_s -= len(item.data) / (SAMPLE_WIDTH * item.rate)
                     if cancel.cancelled:  # stopped while this piece went in: it must not play
                         self._sink.stop()
                         return self._outcome(False, None)

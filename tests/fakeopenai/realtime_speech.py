@@ -347,6 +347,10 @@ class SpeechSession(SessionBase):
                 return
         self.responses_started += 1
         response = ActiveResponse(id=new_id("resp_"), in_band=in_band)
+        if TIMING:
+            chunk = (params.get("metadata") or {}).get("chunk", "") if isinstance(params, dict) else ""
+            print(f"fakeopenai timing: response.create for {response.id} (chunk {chunk}) received at "
+                  f"monotonic {time.monotonic():.6f}", file=sys.stderr, flush=True)
         self.responses[response.id] = response
         response.task = asyncio.ensure_future(self._speak(response, params, self.responses_started))
         self.tasks.add(response.task)

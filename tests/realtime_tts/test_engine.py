@@ -361,3 +361,21 @@ def test_an_error_a_request_took_does_not_explain_a_later_drop(srv: FakeOpenAI, 
     assert second.error is not None and second.connection_lost
     assert "Stale complaint." not in second.error.full_message()
     assert "dropped" in second.error.user_message
+
+
+def test_while_the_listener_is_paused_the_look_ahead_stays_held_until_it_is_checked(
+        srv: FakeOpenAI, engine: OpenAIRealtimeSpeech, caplog: pytest.LogCaptureFixture) -> None:
+    # The same slow second chunk as above, whose audio the clock alone would release unchecked (it starts
+    # after chunk 0 would have played out), but the reader says the listener paused with audio queued.
+    srv.add_fault("realtime", "stray_transcript", server_delay_s=3.0, nth=2, text="Sure! " + JUGS)
+    caplog.set_level(logging.INFO)
+    queued = [0.0]
+    engine.watch_playback(lambda: queued[0])
+    speak(engine, 0, FOX)  # nothing queued: streamed
+    queued[0] = 2.4  # paused right after the first sound: chunk 0 waits in the player
+    second = speak(engine, 1, JUGS)
+    messages = [r.getMessage() for r in caplog.records]
+    assert not any("played before its check" in m for m in messages)
+    assert any("chunk 1 strayed" in m for m in messages)  # checked, and retried before anyone heard it
+    assert len(client_events(srv, "response.create")) == 3
+    assert 1.0 < len(second.pcm) / 48000 < 4.5  # only the retry's audio: no "Sure!" reading
