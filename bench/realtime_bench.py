@@ -13,6 +13,10 @@ timestamping inserter, as in bench/dictation_bench.py).
   time is its finalize: ``input_audio_buffer.committed`` → ``…transcription.completed`` as received.
   Overhead = (inserted − release) − finalize: the commit leaving, the recording kept on disk, clean-up and
   insertion. The target (issue 4) is ≤ 150 ms and flat in utterance length.
+- Realtime against an instant server: the same, but the fake server answers each commit with a canned
+  transcript at once (no speech model), so the client's own work is all that is left between release and
+  insertion: the encoder is then still busy at insertion for long utterances, and the raw recording is
+  kept as WAV first (column "raw WAV kept first").
 - REST: the upload starts after release; the server's own time is the request (upload + transcription +
   answer, localhost); overhead = (inserted − release) − request time (speech check, trim, encode, history
   write before; clean-up and insert after).
@@ -56,6 +60,7 @@ from tests.fakeopenai import FakeOpenAI  # noqa: E402
 SHARED = Path(os.environ.get("SAYSO_SHARED_DIR", REPO.parent / "shared"))
 RATE = 24_000
 MODEL = "gpt-4o-mini-transcribe"
+CANNED = "And so, my fellow Americans, ask not what your country can do for you."
 
 
 def utterance(seconds: float) -> PcmAudio:
@@ -216,7 +221,10 @@ def main() -> int:
             pcm = utterance(seconds)
             rt = [realtime_once(config, pcm, args.speed, store) for _ in range(args.runs)]
             rest = [rest_once(config, pcm, store) for _ in range(args.runs)]
-            rows.append((seconds, rt, rest))
+            srv.add_fault("realtime", times=None, server_delay_s=0, canned_transcript=CANNED)
+            instant = [realtime_once(config, pcm, args.speed, store) for _ in range(args.runs)]
+            srv.clear_faults()
+            rows.append((seconds, rt, rest, instant))
             print(f"… {seconds:.0f} s done", file=sys.stderr, flush=True)
         store.close()
 
@@ -229,12 +237,19 @@ def main() -> int:
     print("| utterance | realtime release → inserted | server finalize | **realtime overhead** "
           "| raw WAV kept first | REST release → inserted | REST request | **REST overhead** |")
     print("|---|---|---|---|---|---|---|---|")
-    for seconds, rt, rest in rows:
+    for seconds, rt, rest, _instant in rows:
         interim = sum(1 for _t, _s, wav in rt if wav)
         print(f"| {seconds:.0f} s | {ms([t for t, _, _ in rt])} ms | {ms([s for _, s, _ in rt])} ms "
               f"| **{ms([t - s for t, s, _ in rt])} ms** | {interim}/{len(rt)} "
               f"| {ms([t for t, _ in rest])} ms | {ms([s for _, s in rest])} ms "
               f"| **{ms([t - s for t, s in rest])} ms** |")
+    print("\nRealtime against an instant server (canned transcript at each commit): the client's own time\n")
+    print("| utterance | release → inserted | server finalize | **realtime overhead** | raw WAV kept first |")
+    print("|---|---|---|---|---|")
+    for seconds, _rt, _rest, instant in rows:
+        interim = sum(1 for _t, _s, wav in instant if wav)
+        print(f"| {seconds:.0f} s | {ms([t for t, _, _ in instant])} ms | {ms([s for _, s, _ in instant])} ms "
+              f"| **{ms([t - s for t, s, _ in instant])} ms** | {interim}/{len(instant)} |")
     return 0
 
 

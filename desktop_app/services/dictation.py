@@ -587,7 +587,8 @@ class _AudioKeeper:
         self._history = history
         self._entry_id = entry_id
         self._raw = pcm
-        self._timings = timings
+        self._timings = timings  # the worker's: written on the worker thread only (ensure_on_disk)
+        self._own: dict[str, Any] = {}  # this thread's timings, copied over by ensure_on_disk
         self._clock = clock
         self._released_at = released_at
         self._on_save_error = on_save_error
@@ -623,11 +624,11 @@ class _AudioKeeper:
             pcm = self._tools.trim_silence(self._raw)
             self._pcm = pcm if pcm.data else self._raw
             self._encoded = self._tools.encode(self._pcm)
-            self._timings["encode_ms"] = _ms(self._clock() - self._released_at)
+            with self._save_lock:
+                self._own["encode_ms"] = _ms(self._clock() - self._released_at)
             self._save(self._encoded)
-        except Exception as exc:  # the interim WAV (ensure_on_disk) still keeps the words' audio
-            log.exception("Keeping the recording of entry %d failed", self._entry_id)
-            self._on_save_error(exc)
+        except Exception:  # ensure_on_disk still keeps the raw recording (and tells when even that fails)
+            log.exception("Keeping the encoded recording of entry %d failed", self._entry_id)
         finally:
             self._done.set()
 
@@ -638,7 +639,7 @@ class _AudioKeeper:
             path = self._history.save_audio(self._entry_id, encoded)
             self._saved = True
             interim, self._interim = self._interim, None
-            self._timings["saved_ms"] = _ms(self._clock() - self._released_at)
+            self._own["saved_ms"] = _ms(self._clock() - self._released_at)
         if interim and interim != path:
             try:
                 os.remove(interim)
@@ -646,7 +647,9 @@ class _AudioKeeper:
                 log.warning("Could not remove the interim recording %s: %s", interim, exc)
 
     def ensure_on_disk(self) -> None:
+        """Worker thread, before the entry is updated: the recording is on disk (see the class)."""
         with self._save_lock:
+            self._timings.update(self._own)
             if self._saved or self._interim or self._discarded:
                 return
             try:

@@ -1,4 +1,9 @@
-"""Realtime transcription sessions (`/v1/realtime?intent=transcription`, GA shape, protocol doc §6)."""
+"""Realtime transcription sessions (`/v1/realtime?intent=transcription`, GA shape, protocol doc §6).
+
+A realtime fault with the `canned_transcript` parameter (for example `add_fault("realtime", times=None,
+server_delay_s=0, canned_transcript="…")`) answers every commit with that text at once instead of running
+the speech model: a server that finalizes instantly, for benchmarks of the client's own overhead.
+"""
 
 from __future__ import annotations
 
@@ -274,10 +279,15 @@ class TranscriptionSession(SessionBase):
             samples = to_float16k(audio, self.config["format"].get("type", "audio/pcm"))
             if self.fault.has("server_delay_s"):
                 await asyncio.sleep(float(self.fault.get("server_delay_s")))
-            loop = asyncio.get_running_loop()
-            result = await loop.run_in_executor(
-                None, asr.transcribe, samples, transcription.get("language"), transcription.get("prompt")
-            )
+            canned = self.fault.get("canned_transcript")
+            if isinstance(canned, str):
+                result = asr.Transcript(text=canned, duration=samples.size / asr.SAMPLE_RATE,
+                                        language=transcription.get("language") or "en", segments=[])
+            else:
+                loop = asyncio.get_running_loop()
+                result = await loop.run_in_executor(
+                    None, asr.transcribe, samples, transcription.get("language"), transcription.get("prompt")
+                )
             pieces = [result.text] if model == "whisper-1" and result.text else asr.delta_pieces(result.text)
             with_logprobs = bool(self.include and "item.input_audio_transcription.logprobs" in self.include)
             logprobs = asr.piece_logprobs(result, pieces) if with_logprobs else None
