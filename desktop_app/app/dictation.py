@@ -298,6 +298,9 @@ def wire(ctx: AppContext) -> None:
     def shutdown() -> None:
         controller.shutdown()
         mic.close()
+        from desktop_app.app.offline import release_local_model
+
+        release_local_model()  # the local engine's child process ends with the app
 
     ctx.on_shutdown.append(shutdown)
 

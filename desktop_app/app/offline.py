@@ -6,6 +6,7 @@ only joins them to the profile, the settings and the credentials.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,7 @@ from desktop_app.services.engine_choice import EngineChoice, Reachability
 from desktop_app.storage.profile import Profile, resolve_profile
 
 if TYPE_CHECKING:  # the engine (numpy, soundfile) and the downloader (httpx) load only when used
-    from desktop_app.providers.local_whisper import LocalWhisperTranscriber
+    from desktop_app.providers.local_whisper import EngineProcess, LocalWhisperTranscriber
     from desktop_app.providers.model_download import ProgressCallback
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ def local_transcriber(settings: Settings, profile: Profile, cancel: CancelToken,
     from desktop_app.providers.local_whisper import LocalWhisperTranscriber
 
     status = ensure_local_model(settings, profile, cancel, on_progress)
-    return LocalWhisperTranscriber(status.path, splitter=split_on_silences)
+    return LocalWhisperTranscriber(status.path, splitter=split_on_silences, worker=engine_process())
 
 
 class LocalEngineTranscriber:
@@ -169,18 +170,43 @@ def preload_local_model(settings: Settings, credentials: Credentials, profile: P
     from desktop_app.providers.local_whisper import LocalWhisperTranscriber
 
     try:
-        LocalWhisperTranscriber(status.path).preload()
+        LocalWhisperTranscriber(status.path, worker=engine_process()).preload()
     except SaysoError as exc:  # the dictation itself reports it, with the recording kept
         log.info("local model not preloaded: %s", exc.user_message)
         return False
     return True
 
 
+_engine: list[EngineProcess] = []  # the one engine child of this process, made on first use
+_engine_lock = threading.Lock()
+
+
+def engine_process() -> EngineProcess | None:
+    """The shared engine child process, or None where the engine must run in this process (a frozen app).
+
+    In a child, a released model gives back everything: the child exits after its idle minutes, taking
+    faster-whisper, CTranslate2 and ONNX Runtime (~110 MB that stay mapped in a process once imported)."""
+    from desktop_app.providers.local_whisper import EngineProcess, worker_process_possible
+
+    if not worker_process_possible():
+        return None
+    with _engine_lock:
+        if not _engine:
+            _engine.append(EngineProcess())
+        return _engine[0]
+
+
 def release_local_model() -> bool:
-    """Give the loaded local model's memory back now (the model or engine setting changed)."""
+    """Give the loaded local model's memory back now (the model or engine setting changed). True when a
+    model was loaded (in the engine process or in this one)."""
     from desktop_app.providers.local_whisper import MODELS
 
-    return MODELS.release()
+    with _engine_lock:
+        engine = _engine[0] if _engine else None
+    ended = engine is not None and engine.pid is not None
+    if engine is not None:
+        engine.stop()
+    return MODELS.release() or ended
 
 
 def needs_key(settings: Settings, credentials: Credentials) -> bool:

@@ -1,8 +1,13 @@
 """The local ``Transcriber``: Whisper on this computer through faster-whisper (CTranslate2), no network.
 
 faster-whisper is optional (``pip install 'sayso[local]'``) and imported only when a model is loaded, so
-Sayso starts and works with OpenAI without it. One loaded model is kept (``MODELS``) while it is in use and
-for a few idle minutes after (loading tiny.en takes ~0.6 s, base ~1 s), then released.
+Sayso starts and works with OpenAI without it. One loaded model is kept while it is in use and for a few
+idle minutes after (loading tiny.en takes ~0.6 s, base ~1 s), then released.
+
+Where: in a child process (``EngineProcess``, this module run with ``--serve``) whenever one can be started,
+because once imported, faster-whisper, CTranslate2 and ONNX Runtime keep ~110 MB in a process even after
+the model is freed; the child exits when idle and gives all of it back. A frozen app runs the engine in its
+own process (``ModelCache``), releasing the model and trimming the heap.
 
 Input: the ``EncodedAudio`` the dictation flow already makes for upload (FLAC, WAV or Ogg, any rate). It
 is decoded here with soundfile and resampled to Whisper's 16 kHz mono float with numpy, because providers
@@ -15,19 +20,23 @@ import contextlib
 import ctypes
 import gc
 import io
+import json
 import logging
 import os
+import queue
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import soundfile as sf
 
 from desktop_app.core.cancel import CancelToken
-from desktop_app.core.errors import SaysoError
+from desktop_app.core.errors import Cancelled, SaysoError
 from desktop_app.core.models import EncodedAudio, PcmAudio, Transcript, TranscriptDelta, TranscriptionOptions
 from desktop_app.providers.local_models import INSTALL_HINT, folder_problem
 
@@ -162,7 +171,7 @@ class ModelCache:
     def _schedule(self) -> None:  # with the lock held
         if self._timer is not None:
             self._timer.cancel()
-        if self._model is None:
+        if self._model is None or self.idle_s == float("inf"):  # inf: kept for the process's life
             self._timer = None
             return
         self._timer = threading.Timer(max(0.0, self.idle_s), self._on_timer)
@@ -239,23 +248,53 @@ def from_pcm(pcm: PcmAudio) -> np.ndarray:
     return resample(samples, pcm.sample_rate, WHISPER_RATE)
 
 
+def decode_pieces(model: Any, pieces: list[np.ndarray], options: TranscriptionOptions, beam_size: int,
+                  on_text: Callable[[str], None], cancel: CancelToken) -> tuple[str, str]:
+    """Decode ``pieces`` in order with faster-whisper; ``on_text`` gets each segment's text as it comes
+    (with its leading space). Returns (whole text, language)."""
+    english_only = bool(getattr(model, "model", None) and not getattr(model.model, "is_multilingual", True))
+    language = options.language or ("en" if english_only else None)
+    prompt = options.prompt
+    if options.keywords:  # Whisper has no keyword list: naming the words in the prompt is the known substitute
+        prompt = (prompt + "\n" if prompt else "") + "Vocabulary: " + ", ".join(options.keywords) + "."
+    texts: list[str] = []
+    for piece in pieces:
+        cancel.raise_if_cancelled()
+        segments, info = model.transcribe(piece, language=language, initial_prompt=prompt or None,
+                                          beam_size=beam_size, vad_filter=True, condition_on_previous_text=False)
+        language = language or info.language  # detected once, on the first piece: one language throughout
+        for segment in segments:  # a generator: each step decodes the next segment
+            cancel.raise_if_cancelled()
+            text = segment.text.strip()
+            if not text:
+                continue
+            on_text(text if not texts else " " + text)
+            texts.append(text)
+    cancel.raise_if_cancelled()
+    return " ".join(texts), language or ""
+
+
 class LocalWhisperTranscriber:
     """``Transcriber`` on a local model folder. Streams one ``TranscriptDelta`` per decoded segment.
 
     faster-whisper decodes in 30 s windows and yields nothing before a window is done, so a 10 s dictation
     would appear all at once. With a ``splitter`` (the app passes the VAD splitter from audio/, which
     providers may not import) the recording is cut on silences into pieces of a few seconds, decoded in
-    order: the first words show while the rest is still being decoded."""
+    order: the first words show while the rest is still being decoded.
+
+    With a ``worker`` (an ``EngineProcess``) the model lives in a child process, which exits after its idle
+    minutes and so gives back everything, libraries included; without one it runs in this process."""
 
     def __init__(self, model_dir: Path, *, cpu_threads: int | None = None, beam_size: int = 1,
                  loader: Callable[[Path, int | None], Any] = load_model, splitter: Splitter | None = None,
-                 cache: ModelCache | None = None) -> None:
+                 cache: ModelCache | None = None, worker: EngineProcess | None = None) -> None:
         self._model_dir = model_dir
         self._threads = cpu_threads
         self._beam_size = beam_size  # greedy: dictation favours latency; accuracy comes from the model size
         self._loader = loader
         self._splitter = splitter
         self._cache = cache or MODELS
+        self._worker = worker
 
     @property
     def model_dir(self) -> Path:
@@ -268,45 +307,231 @@ class LocalWhisperTranscriber:
 
     def preload(self) -> None:
         """Load the model now (on a worker thread) so the first dictation does not wait for it."""
+        if self._worker is not None:
+            self._worker.load(self._model_dir, self._threads or default_threads())
+            return
         with self._cache.using():
             self._loader(self._model_dir, self._threads)
 
     def transcribe(self, audio: EncodedAudio, options: TranscriptionOptions,
                    on_delta: Callable[[TranscriptDelta], None], cancel: CancelToken) -> Transcript:
         cancel.raise_if_cancelled()
-        with self._cache.using():
-            model = self._loader(self._model_dir, self._threads)
-            samples = decode_to_16k(audio)
-            cancel.raise_if_cancelled()
-            pieces = [samples]
-            if self._splitter is not None and len(samples):
-                pieces = [from_pcm(piece) for piece in self._splitter(to_pcm16k(samples)) if piece.data]
-            return self._decode_pieces(model, pieces, options, on_delta, cancel, len(samples) / WHISPER_RATE)
-
-    def _decode_pieces(self, model: Any, pieces: list[np.ndarray], options: TranscriptionOptions,
-                       on_delta: Callable[[TranscriptDelta], None], cancel: CancelToken,
-                       duration_s: float) -> Transcript:
-        english_only = bool(getattr(model, "model", None) and not getattr(model.model, "is_multilingual", True))
-        language = options.language or ("en" if english_only else None)
-        prompt = options.prompt
-        if options.keywords:  # Whisper has no keyword list: naming the words in the prompt is the known substitute
-            prompt = (prompt + "\n" if prompt else "") + "Vocabulary: " + ", ".join(options.keywords) + "."
-        texts: list[str] = []
-        for piece in pieces:
-            cancel.raise_if_cancelled()
-            segments, info = model.transcribe(piece, language=language, initial_prompt=prompt or None,
-                                              beam_size=self._beam_size, vad_filter=True,
-                                              condition_on_previous_text=False)
-            language = language or info.language  # detected once, on the first piece: one language throughout
-            for segment in segments:  # a generator: each step decodes the next segment
-                cancel.raise_if_cancelled()
-                text = segment.text.strip()
-                if not text:
-                    continue
-                piece_text = text if not texts else " " + text
-                texts.append(text)
-                on_delta(TranscriptDelta(text=piece_text, item_id="local"))
+        samples = decode_to_16k(audio)
+        pieces = [samples]
+        if self._splitter is not None and len(samples):
+            pieces = [from_pcm(piece) for piece in self._splitter(to_pcm16k(samples)) if piece.data]
         cancel.raise_if_cancelled()
+
+        def on_text(text: str) -> None:
+            on_delta(TranscriptDelta(text=text, item_id="local"))
+
+        if self._worker is not None:
+            text, language = self._worker.transcribe(self._model_dir, self._threads or default_threads(), pieces,
+                                                     options, self._beam_size, on_text, cancel)
+        else:
+            with self._cache.using():
+                model = self._loader(self._model_dir, self._threads)
+                text, language = decode_pieces(model, pieces, options, self._beam_size, on_text, cancel)
         # Like the OpenAI transcriber: silence gives an empty text, and the dictation flow decides what to say.
-        return Transcript(text=" ".join(texts), model=self.model_label, language=language or "",
-                          duration_s=duration_s)
+        return Transcript(text=text, model=self.model_label, language=language,
+                          duration_s=len(samples) / WHISPER_RATE)
+
+
+# ----- the engine in a child process ---------------------------------------------------------------------
+#
+# Protocol over the child's stdin/stdout: a request is one JSON line, followed for "transcribe" by the
+# pieces as raw float32 samples (their byte lengths are in the header). The child answers JSON lines:
+# {"text": ...} per segment, then {"done": {...}} or {"error": {...}}. It exits by itself after
+# ``idle_s`` without a request (EOF on stdin also ends it). Cancel kills it: a decode cannot be interrupted
+# from outside, and the next dictation's key-down starts (and preloads) a fresh one.
+
+WORKER_ENV = "SAYSO_LOCAL_ENGINE_PROCESS"  # "0": run the engine inside the app's process
+
+
+def worker_process_possible() -> bool:
+    """A child needs a Python that can run ``-m``: not a frozen (PyInstaller) app, which runs in-process."""
+    return not getattr(sys, "frozen", False) and os.environ.get(WORKER_ENV, "1") != "0"
+
+
+class EngineProcess:
+    """The parent's handle on the engine child. One request at a time (a lock); thread-safe."""
+
+    def __init__(self, idle_s: float | None = None, python: str | None = None) -> None:
+        self.idle_s = MODEL_IDLE_RELEASE_S if idle_s is None else idle_s
+        self._python = python or sys.executable
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stop_when_done = False
+
+    @property
+    def pid(self) -> int | None:
+        proc = self._proc
+        return proc.pid if proc is not None and proc.poll() is None else None
+
+    def load(self, folder: Path, threads: int) -> None:
+        self._request({"op": "load", "model_dir": str(folder), "threads": threads}, b"", None, CancelToken())
+
+    def transcribe(self, folder: Path, threads: int, pieces: list[np.ndarray], options: TranscriptionOptions,
+                   beam_size: int, on_text: Callable[[str], None], cancel: CancelToken) -> tuple[str, str]:
+        blobs = [piece.astype("<f4", copy=False).tobytes() for piece in pieces]
+        header = {"op": "transcribe", "model_dir": str(folder), "threads": threads, "beam_size": beam_size,
+                  "language": options.language, "prompt": options.prompt, "keywords": list(options.keywords),
+                  "pieces": [len(blob) for blob in blobs]}
+        done = self._request(header, b"".join(blobs), on_text, cancel)
+        return str(done.get("text", "")), str(done.get("language", ""))
+
+    def stop(self) -> None:
+        """End the child (its memory goes back at once): the model setting changed, or the app quits. A
+        transcription in flight is not cut short: the child then ends as soon as it has answered."""
+        if not self._lock.acquire(blocking=False):
+            self._stop_when_done = True
+            return
+        try:
+            self._end_child()
+        finally:
+            self._lock.release()
+
+    def _end_child(self) -> None:  # with the lock held
+        proc, self._proc = self._proc, None
+        self._stop_when_done = False
+        if proc is not None and proc.poll() is None:
+            proc.kill()  # holds nothing worth saving: the model is read-only on disk
+            proc.wait(5)
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        env = dict(os.environ, MKL_DISABLE_FAST_MM="1", PYTHONUNBUFFERED="1")
+        proc = subprocess.Popen([self._python, "-m", "desktop_app.providers.local_whisper", "--serve",
+                                 "--idle-s", str(self.idle_s)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                env=env, cwd=str(Path(__file__).resolve().parents[2]))
+        log.info("local engine process %d started", proc.pid)
+        return proc
+
+    def _request(self, header: dict[str, Any], payload: bytes, on_text: Callable[[str], None] | None,
+                 cancel: CancelToken) -> dict[str, Any]:
+        with self._lock:
+            for attempt in (1, 2):  # a child that exited on idle just as the request went out: start another
+                cancel.raise_if_cancelled()
+                if self._proc is None or self._proc.poll() is not None:
+                    self._proc = self._start()
+                proc = self._proc
+                active = [True]
+
+                def kill(proc: subprocess.Popen[bytes] = proc, active: list[bool] = active) -> None:
+                    if active[0]:  # a cancel after this request must not kill the next one's model
+                        proc.kill()
+
+                cancel.on_cancel(kill)
+                try:
+                    answered, result = self._exchange(proc, header, payload, on_text)
+                finally:
+                    active[0] = False
+                    if self._stop_when_done:
+                        self._end_child()
+                if result is not None:
+                    return result
+                proc.wait()
+                self._proc = None
+                if cancel.cancelled:
+                    raise Cancelled()
+                if answered or attempt == 2:
+                    raise SaysoError("The local transcription engine stopped unexpectedly.",
+                                     hint="Try again; if it keeps failing, choose a smaller local model.",
+                                     detail=f"exit code {proc.returncode}")
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _exchange(proc: subprocess.Popen[bytes], header: dict[str, Any], payload: bytes,
+                  on_text: Callable[[str], None] | None) -> tuple[bool, dict[str, Any] | None]:
+        """Send one request and read its answers: (anything answered, the 'done' dict or None on EOF)."""
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            proc.stdin.write(json.dumps(header).encode() + b"\n" + payload)
+            proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            return False, None
+        answered = False
+        for line in proc.stdout:
+            answered = True
+            message = json.loads(line)
+            if "text" in message:
+                if on_text is not None:
+                    on_text(str(message["text"]))
+            elif "done" in message:
+                done: dict[str, Any] = message["done"]
+                return True, done
+            elif "error" in message:
+                raise _error_from(message["error"])
+        return answered, None
+
+
+_ERRORS: dict[str, type[SaysoError]] = {"LocalEngineUnavailable": LocalEngineUnavailable}
+
+
+def _error_from(data: dict[str, Any]) -> SaysoError:
+    kind = _ERRORS.get(str(data.get("type")), SaysoError)
+    return kind(str(data.get("message") or "") or None, hint=str(data.get("hint", "")),
+                detail=str(data.get("detail", "")))
+
+
+def serve(idle_s: float, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> int:
+    """The child's loop: answer requests until stdin closes or ``idle_s`` pass without one."""
+    source = stdin or sys.stdin.buffer
+    sink = stdout or sys.stdout.buffer
+    requests: queue.Queue[tuple[dict[str, Any], bytes] | None] = queue.Queue()
+
+    def read() -> None:  # a thread, so the idle timeout is a queue wait on every OS
+        while line := source.readline():
+            header = json.loads(line)
+            payload = source.read(sum(int(n) for n in header.get("pieces", [])))
+            requests.put((header, payload))
+        requests.put(None)
+
+    threading.Thread(target=read, name="requests", daemon=True).start()
+    cache = ModelCache(idle_s=float("inf"), after_release=lambda: None)  # the whole process is the cache
+
+    def send(message: dict[str, Any]) -> None:
+        sink.write(json.dumps(message).encode() + b"\n")
+        sink.flush()
+
+    while True:
+        try:
+            request = requests.get(timeout=idle_s if idle_s > 0 else None)
+        except queue.Empty:
+            return 0  # idle: exiting gives every byte back
+        if request is None:
+            return 0
+        header, payload = request
+        try:
+            folder = Path(header["model_dir"])
+            problem = folder_problem(folder)
+            if problem:
+                raise SaysoError(problem)
+            model = cache.get(folder, int(header["threads"]))
+            if header["op"] == "load":
+                send({"done": {}})
+                continue
+            pieces, offset = [], 0
+            for size in header["pieces"]:
+                pieces.append(np.frombuffer(payload[offset:offset + size], dtype="<f4"))
+                offset += size
+            options = TranscriptionOptions(model="", language=header.get("language") or "",
+                                           prompt=header.get("prompt") or "", keywords=tuple(header["keywords"]))
+            text, language = decode_pieces(model, pieces, options, int(header.get("beam_size", 1)),
+                                           lambda piece: send({"text": piece}), CancelToken())
+            send({"done": {"text": text, "language": language}})
+        except SaysoError as exc:
+            send({"error": {"type": type(exc).__name__, "message": exc.user_message, "hint": exc.hint,
+                            "detail": exc.detail}})
+        except Exception as exc:  # anything else still answers: the parent must never wait forever
+            send({"error": {"type": "SaysoError", "message": f"Local transcription failed: {exc}",
+                            "detail": repr(exc)}})
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Sayso's local transcription engine (a child process)")
+    parser.add_argument("--serve", action="store_true", required=True)
+    parser.add_argument("--idle-s", type=float, default=MODEL_IDLE_RELEASE_S)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    raise SystemExit(serve(parser.parse_args().idle_s))

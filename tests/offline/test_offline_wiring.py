@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from desktop_app.app import offline
 from desktop_app.app.dictation import transcriber_factory
 from desktop_app.app.offline import LocalEngineTranscriber, preload_local_model
 from desktop_app.core.cancel import CancelToken
@@ -114,17 +115,24 @@ def test_auto_with_a_key_and_the_server_unreachable_dictates_locally_and_says_wh
 
 
 def test_preload_at_key_down_loads_the_local_model_only_when_the_dictation_will_be_local(
-        tmp_path: Path, meeting_model_dir: Path) -> None:
+        tmp_path: Path, meeting_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = local_whisper.EngineProcess(idle_s=60)
+    monkeypatch.setattr(offline, "_engine", [engine])
     settings = Settings()
     settings.dictation.local_model = str(meeting_model_dir)
     profile = resolve_profile(tmp_path)
-    local_whisper.MODELS.release()
     with_key = Credentials(NoKeyring(), {"OPENAI_API_KEY": "sk-test-never-sent"}, lambda url: url)
-    settings.dictation.engine = "openai"
-    assert not preload_local_model(settings, with_key, profile) and local_whisper.MODELS.loaded is None
-    settings.dictation.engine = "local"
-    assert preload_local_model(settings, with_key, profile)
-    assert local_whisper.MODELS.loaded == (str(meeting_model_dir.resolve()), local_whisper.default_threads())
+    try:
+        settings.dictation.engine = "openai"
+        assert not preload_local_model(settings, with_key, profile)
+        assert engine.pid is None  # no engine process for an OpenAI dictation
+        settings.dictation.engine = "local"
+        assert preload_local_model(settings, with_key, profile)
+        assert engine.pid is not None  # the child is up with the model loaded ("load" answered)
+        # A change of model or engine ends the child at once: its memory goes back.
+        assert offline.release_local_model() and engine.pid is None
+    finally:
+        engine.stop()
 
 
 # ----- the first local dictation downloads its model -----------------------------------------------------
@@ -166,8 +174,8 @@ def test_first_local_dictation_downloads_the_model_with_progress_cancel_and_resu
     assert shown[0] == 0 and shown == sorted(shown) and len(set(shown)) == len(shown)  # one line per percent
     assert reports[0] == ("Downloading the local model tiny.en (78 MB): 0% (once; cancel keeps the part "
                           "downloaded)"), reports[0]
-    part = staging_dir(profile.models_dir, "tiny.en") / "model.bin.part"
-    assert part.stat().st_size == 30_000_000
+    kept = (staging_dir(profile.models_dir, "tiny.en") / "model.bin.part").stat().st_size
+    assert 20_000_000 < kept <= 30_000_000  # what arrived before the cancel (35 % counts the small files too)
     assert "Transcribing on this computer…" not in reports
 
     del hub.stall_after["model.bin"]
@@ -175,7 +183,7 @@ def test_first_local_dictation_downloads_the_model_with_progress_cancel_and_resu
     transcript = first_dictation(profile, hub, again, jfk_flac, CancelToken())
     assert percents(again)[0] >= 35 and percents(again)[-1] == 100, again  # resumed, not from 0
     assert again[-1] == "Transcribing on this computer…"
-    assert hub.recorded("GET", "model.bin")[-1].range == "bytes=30000000-"
+    assert hub.recorded("GET", "model.bin")[-1].range == f"bytes={kept}-"
     assert word_recall(JFK_TEXT, transcript.text) >= 0.8, transcript.text
     assert local_model_status("tiny.en", profile.models_dir).ready
 
