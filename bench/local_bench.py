@@ -64,11 +64,13 @@ def utterance(jfk: Path, seconds: float) -> bytes:
 
 def child(model_dir: str, threads: int, jfk: str) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from desktop_app.app.offline import split_on_silences
     from desktop_app.core.cancel import CancelToken
     from desktop_app.core.models import EncodedAudio, TranscriptDelta, TranscriptionOptions
     from desktop_app.providers.local_whisper import LocalWhisperTranscriber
 
-    transcriber = LocalWhisperTranscriber(Path(model_dir), cpu_threads=threads)
+    # As the app runs it: pieces cut on silences, so the first text comes after the first piece.
+    transcriber = LocalWhisperTranscriber(Path(model_dir), cpu_threads=threads, splitter=split_on_silences)
     started = time.perf_counter()
     transcriber.preload()
     result: dict[str, float | str] = {"load_s": time.perf_counter() - started}

@@ -81,19 +81,25 @@ def ensure_local_model(settings: Settings, profile: Profile, cancel: CancelToken
     return local_status(settings, profile)
 
 
-# Live text from the local engine: pieces of 3-6 s cut in the longest silence of the last 3 s before each
-# 6 s mark. Measured on JFK (11 s, tiny.en, 2 cores, in the app): first text 1.1 s after key release with
-# 6 s pieces against 2.3 s with 10 s pieces, and the final text no later (each piece is one short decode).
-# Shorter still would give Whisper too little context and cut more words.
-PIECE_MAX_S = 6.0
-PIECE_SEARCH_S = 3.0
+# Live text from the local engine. Whisper encodes every call as a whole 30 s window, so each piece costs
+# one encoder run however short it is: pieces of 6 s throughout made 30 s of speech ~3x slower to finish.
+# So: a recording up to 10 s is one piece (its text comes in about a second anyway); a longer one gets a
+# first piece of 3-6 s (cut in the longest silence of its last 3 s), whose text shows while the rest is
+# decoded in pieces of up to 28 s, each cut in a silence (never mid-word, as a fixed 30 s window would).
+SINGLE_PIECE_MAX_S = 10.0
+FIRST_PIECE_MAX_S, FIRST_PIECE_SEARCH_S = 6.0, 3.0
+PIECE_MAX_S, PIECE_SEARCH_S = 28.0, 8.0
 
 
 def split_on_silences(pcm: PcmAudio) -> list[PcmAudio]:
     """The recording cut on VAD silences into pieces the local engine decodes one after another."""
     from desktop_app.audio import vad
 
-    return vad.split(pcm, PIECE_MAX_S, PIECE_SEARCH_S)
+    if pcm.duration_s <= SINGLE_PIECE_MAX_S:
+        return [pcm]
+    first = vad.split(pcm, FIRST_PIECE_MAX_S, FIRST_PIECE_SEARCH_S)[0]
+    rest = PcmAudio(pcm.data[len(first.data):], pcm.sample_rate)
+    return [first, *vad.split(rest, PIECE_MAX_S, PIECE_SEARCH_S)] if rest.data else [first]
 
 
 def local_transcriber(settings: Settings, profile: Profile, cancel: CancelToken,
