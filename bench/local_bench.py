@@ -189,7 +189,7 @@ def app_idle(jfk: Path) -> int:
             wait_for(lambda: "fellow" in app.cli("history", "list").stdout, 60, "the dictation in history")
             entry = json.loads(app.cli("history", "list", "--json").stdout)[0]
             loads = [line.split("local model ", 1)[1] for line in app.log_text().splitlines()
-                     if "loaded local model" in line]
+                     if "loaded local model" in line or " ready in " in line]
             held = settled_rss(pid, 5)
             parts.append(rss_parts(pid))
             children = engine_children(pid)

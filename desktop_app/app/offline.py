@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -175,11 +176,15 @@ def preload_local_model(settings: Settings, credentials: Credentials, profile: P
         return False
     from desktop_app.providers.local_whisper import LocalWhisperTranscriber
 
+    started = time.monotonic()
+    worker = engine_process()
     try:
-        LocalWhisperTranscriber(status.path, worker=engine_process()).preload()
+        LocalWhisperTranscriber(status.path, worker=worker).preload()
     except SaysoError as exc:  # the dictation itself reports it, with the recording kept
         log.info("local model not preloaded: %s", exc.user_message)
         return False
+    log.info("local model %s ready %s (%.2f s at key-down)", status.name,
+             f"in engine process {worker.pid}" if worker else "in this process", time.monotonic() - started)
     return True
 
 

@@ -399,7 +399,9 @@ class EngineProcess:
             proc.wait(5)
 
     def _start(self) -> subprocess.Popen[bytes]:
-        env = dict(os.environ, MKL_DISABLE_FAST_MM="1", PYTHONUNBUFFERED="1")
+        # Never the API key: the engine has no use for it, and a child's environment is readable by its user.
+        env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
+        env.update(MKL_DISABLE_FAST_MM="1", PYTHONUNBUFFERED="1")
         proc = subprocess.Popen([self._python, "-m", "desktop_app.providers.local_whisper", "--serve",
                                  "--idle-s", str(self.idle_s)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 env=env, cwd=str(Path(__file__).resolve().parents[2]))

@@ -125,3 +125,15 @@ def test_stop_during_a_transcription_lets_it_finish_then_ends_the_child(
                                   CancelToken()).text
     assert stopped and word_recall(JFK_TEXT, text) >= 0.8, text
     assert engine.pid is None  # ended right after answering
+
+
+def test_the_child_never_gets_the_api_key(meeting_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-must-not-reach-the-engine")
+    engine = EngineProcess(idle_s=60)
+    try:
+        engine.load(meeting_model_dir, 1)
+        assert engine.pid is not None
+        environ = Path(f"/proc/{engine.pid}/environ").read_bytes()
+        assert b"sk-test-must-not-reach-the-engine" not in environ and b"MKL_DISABLE_FAST_MM=1" in environ
+    finally:
+        engine.stop()
