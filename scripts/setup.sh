@@ -35,7 +35,7 @@ sayso_setup() {
         pulseaudio pulseaudio-utils libasound2-plugins
         dbus-daemon dbus-bin gnome-keyring libsecret-tools
         espeak-ng sox imagemagick
-        desktop-file-utils appstream binutils
+        desktop-file-utils appstream binutils libglib2.0-bin
     )
     local wanted=("${runtime_packages[@]}")
     if [[ $with_test == 1 ]]; then
