@@ -254,7 +254,8 @@ class DictationService:
     # -- the long part (worker thread) --------------------------------------------------------------------
 
     def process(self, rec: Recording, cancel: CancelToken) -> Outcome:
-        """Silence check → trim → FLAC → history (audio on disk) → transcribe → clean → insert."""
+        """REST: silence check → trim → encode → history (audio on disk) → transcribe → clean → insert.
+        Realtime: commit first, the rest beside the server's finalize (``_process_live``)."""
         job = _Job(rec.generation, cancel)
         with self._lock:
             self._jobs[id(job)] = job
@@ -271,8 +272,6 @@ class DictationService:
         timings: dict[str, Any] = {"record_s": round(rec.pcm.duration_s, 3)}
         t0 = self._clock()
         if not self._tools.has_speech(rec.pcm):
-            if rec.live is not None:
-                rec.live.abort()
             message = NoSpeech().user_message
             self._listener.on_notice("Dictation", f"{message} Nothing was sent.", "info")
             return Outcome(None, message=message)

@@ -131,6 +131,7 @@ class LiveFeed:
         self._lock = threading.Lock()
         self._committed = False
         self._too_short = False
+        self._commit_error: SaysoError | None = None  # the session had failed before the commit
         self._committed_at = 0.0
         self._live_text: dict[str, str] = {}  # item id → text so far, in commit order
         self._inserted: list[str] = []
@@ -191,8 +192,9 @@ class LiveFeed:
             self._session.commit()
         except NoSpeech:
             self._too_short = True  # under 100 ms: nothing to wait for
-        except SaysoError as exc:  # the session already failed: ``finish`` raises it again in ``result``
+        except SaysoError as exc:  # the session already failed: ``result`` raises it there
             log.info("Realtime commit not sent: %s", exc.user_message)
+            self._commit_error = exc
 
     def abort(self) -> None:
         """Cancel (GUI thread too): cut the socket at once, drop everything; the polite close runs behind."""
@@ -244,6 +246,8 @@ class LiveFeed:
         self.commit()
         try:
             try:
+                if self._commit_error is not None:
+                    raise self._commit_error
                 texts = [] if self._too_short else session.finish(timeout=FINISH_GRACE_S + duration_s)
             except NoSpeech:
                 texts = []

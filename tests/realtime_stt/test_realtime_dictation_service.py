@@ -524,3 +524,27 @@ def test_silence_over_realtime_inserts_nothing_and_keeps_no_entry(srv: FakeOpenA
     assert outcome.entry_id is None and inserter.inserted == [] and history.entries() == []
     assert listener.notices == [("Dictation", "No speech heard. Nothing was inserted.", "info")]
     history.close()
+
+
+def test_a_session_that_failed_before_the_release_still_falls_back(jfk_pcm: bytes) -> None:
+    from desktop_app.core.errors import RealtimeUnavailable
+
+    def refuse(cfg: ApiConfig, query: dict[str, str]) -> RealtimeSocket:
+        raise RealtimeUnavailable("scripted refused the realtime connection.")
+
+    sessions: list[Any] = []
+
+    class Spy:
+        def open(self, *args: Any, **kwargs: Any) -> Any:
+            sessions.append(OpenAIRealtimeTranscriber(ApiConfig("http://scripted/v1"), connector=refuse)
+                            .open(*args, **kwargs))
+            return sessions[-1]
+
+    listener = Listener()
+    owner = RealtimeDictation(lambda: cast(OpenAIRealtimeTranscriber, Spy()), listener)
+    feed = owner.open(settings_for("http://scripted/v1"), ClipMic(jfk_pcm), lambda text: InsertResult(True, False))
+    assert feed is not None
+    wait_for(lambda: sessions and sessions[0].failure is not None, 10, "the session to fail")
+    feed.stop_audio()  # released after the failure: the commit cannot be sent
+    assert feed.result(CancelToken(), 11.0, {}) is None  # not an empty text: REST transcribes the recording
+    assert len(listener.notices) == 1 and "scripted refused" in listener.notices[0][1]
