@@ -103,6 +103,37 @@ class AutoSpeech:
         self._memory = memory
         self._on_switch = on_switch
         self._lock = threading.Lock()
+        # The read pipeline's hooks for a realtime engine (highlight from its transcript, pause-aware
+        # look-ahead): kept here so they reach the realtime engine even when it is made mid-reading.
+        self._transcript_listener: Callable[[int, str, bool], None] | None = None
+        self._queued_probe: Callable[[], float] | None = None
+
+    @property
+    def max_chunk_chars(self) -> int | None:
+        """Once a switch is remembered, the realtime engine's chunk limit (one response per sentence group);
+        REST chunks need none. A reading that switches mid-way has its longer chunks read in parts."""
+        if self._memory.load() is None:
+            return None
+        limit = getattr(self._realtime_engine(), "max_chunk_chars", None)
+        return limit if isinstance(limit, int) else None
+
+    def listen_transcript(self, listener: Callable[[int, str, bool], None] | None) -> None:
+        self._transcript_listener = listener
+        self._forward_hooks(self._realtime)
+
+    def watch_playback(self, queued_s: Callable[[], float] | None) -> None:
+        self._queued_probe = queued_s
+        self._forward_hooks(self._realtime)
+
+    def _forward_hooks(self, engine: Synthesizer | None) -> None:
+        if engine is None:
+            return
+        listen = getattr(engine, "listen_transcript", None)
+        if callable(listen):
+            listen(self._transcript_listener)
+        watch = getattr(engine, "watch_playback", None)
+        if callable(watch):
+            watch(self._queued_probe)
 
     def engine_for(self, options: SpeechOptions) -> str:
         return "realtime" if self._memory.switched_for(options.model) else "speech"
@@ -150,6 +181,7 @@ class AutoSpeech:
         with self._lock:
             if self._realtime is None:
                 self._realtime = self._make_realtime()
+                self._forward_hooks(self._realtime)
             return self._realtime
 
     def _switch(self, model: str, exc: ModelRetired) -> None:

@@ -12,7 +12,15 @@ from desktop_app.core.cancel import CancelToken
 from desktop_app.core.models import ApiConfig, SpeechChunk
 from desktop_app.providers.openai_realtime_tts import OpenAIRealtimeSpeech
 from desktop_app.providers.openai_tts import OpenAISpeech
-from desktop_app.services.speech_fallback import STATE_FILE_NAME, AutoSpeech, SwitchMemory, engine_status
+from desktop_app.services.read_aloud import chunk_sizes_for
+from desktop_app.services.read_text import ChunkSizes
+from desktop_app.services.speech_fallback import (
+    STATE_FILE_NAME,
+    AutoSpeech,
+    EngineSwitch,
+    SwitchMemory,
+    engine_status,
+)
 from tests.fakeopenai import DEFAULT_MODELS, FakeOpenAI
 
 from .conftest import OPTIONS
@@ -81,3 +89,18 @@ def test_other_errors_do_not_switch(srv: FakeOpenAI, config: ApiConfig, tmp_path
     with pytest.raises(e.ServerError):
         read(auto(config, memory, []))
     assert memory.load() is None and "realtime" not in endpoints(srv)
+
+
+def test_after_the_switch_the_read_pipeline_gets_the_realtime_chunk_limit_and_transcript(
+        srv: FakeOpenAI, config: ApiConfig, tmp_path: Path) -> None:
+    memory = SwitchMemory(tmp_path / STATE_FILE_NAME)
+    engine = auto(config, memory, [])
+    assert chunk_sizes_for(engine) == ChunkSizes()  # REST serves the model: its own chunk sizes
+
+    memory.remember(EngineSwitch("gpt-4o-mini-tts", "gone", "2027-01-06T00:00:00+00:00"))
+    assert chunk_sizes_for(engine).max_chars == OpenAIRealtimeSpeech.max_chunk_chars < ChunkSizes().max_chars
+    heard: list[tuple[int, str, bool]] = []
+    engine.listen_transcript(lambda index, said, final: heard.append((index, said, final)))
+    assert len(read(engine)) > 48000
+    assert endpoints(srv) == ["realtime"]
+    assert heard and heard[-1][2] and heard[-1][1].split() == SENTENCE.split(), heard[-3:]
