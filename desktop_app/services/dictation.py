@@ -12,21 +12,18 @@ a factory for the ``Transcriber`` (built per dictation because the key or the ba
 Realtime transport: a ``StreamingTranscriber`` session is opened in ``start`` and fed by
 ``AudioSource.read_new()`` from a pump thread while recording; ``stop`` takes the last audio and ``process``
 commits first thing, so the server finalizes while the speech check, encode and durable save run on a
-side thread (``_AudioKeeper``). The text is inserted as soon as it arrives, once the recording is on disk:
-the encoded copy when it is ready, else the raw PCM as WAV (milliseconds), replaced by the encoded copy
-when that is done. If the stream fails, REST transcribes the saved recording. See ``_process_live`` and
-``LiveFeed`` in services/realtime_dictation.py. REST dictation leaves it ``None`` and everything else
-(history, clean-up, insertion, cancel, generations) stays the same.
+side thread (``RecordingKeeper``, services/recording_keeper.py). The text is inserted as soon as it arrives,
+once the recording is on disk: the encoded copy when it is ready, else the raw PCM as WAV (milliseconds),
+replaced by the encoded copy when that is done. If the stream fails, REST transcribes the saved recording.
+See ``_process_live`` and ``LiveFeed`` in services/realtime_dictation.py. REST dictation leaves it ``None``
+and everything else (history, clean-up, insertion, cancel, generations) stays the same.
 """
 
 from __future__ import annotations
 
-import io
 import logging
-import os
 import threading
 import time
-import wave
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -53,6 +50,7 @@ from desktop_app.core.transcript_text import (
 )
 from desktop_app.services.live_typing import LiveTyper
 from desktop_app.services.realtime_dictation import LiveFeed, RealtimeDictation
+from desktop_app.services.recording_keeper import AudioTools, RecordingKeeper, elapsed_ms
 
 log = logging.getLogger(__name__)
 
@@ -62,16 +60,6 @@ MULTIPART_MARGIN = 64 * 1024  # form fields and boundaries around the file
 MAX_DURATION_S = 1400.0
 COPIED_NOTICE = "Copied — press Ctrl+V to paste."
 TYPED_STAYS_ON_CANCEL = "Dictation cancelled. The words typed so far stay where they are."
-
-
-class AudioTools(Protocol):
-    """Audio processing the service needs (implemented with audio/vad and audio/encode in app/)."""
-
-    def has_speech(self, pcm: PcmAudio) -> bool: ...
-    def trim_silence(self, pcm: PcmAudio) -> PcmAudio: ...
-    def encode(self, pcm: PcmAudio) -> EncodedAudio: ...
-    def decode(self, audio: EncodedAudio) -> PcmAudio: ...
-    def split(self, pcm: PcmAudio, max_s: float) -> list[PcmAudio]: ...
 
 
 class DictationListener(Protocol):
@@ -279,7 +267,7 @@ class DictationService:
         if not pcm.data:
             pcm = rec.pcm
         encoded = self._tools.encode(pcm)
-        timings["encode_ms"] = _ms(self._clock() - t0)
+        timings["encode_ms"] = elapsed_ms(self._clock() - t0)
         entry_id = self._history.create(model=rec.options.model, transport=rec.transport,
                                         duration_s=pcm.duration_s)
         job.entry_id = entry_id
@@ -290,7 +278,7 @@ class DictationService:
             log.error("Could not save the recording of entry %d: %s", entry_id, exc)
             self._listener.on_notice("History", f"The recording could not be saved ({exc}).", "warning")
         self._listener.on_history_changed()
-        timings["saved_ms"] = _ms(self._clock() - t0)
+        timings["saved_ms"] = elapsed_ms(self._clock() - t0)
         typer = self._live_typer(rec, job)
         try:
             return self._transcribe_and_insert(
@@ -305,11 +293,11 @@ class DictationService:
         timings: dict[str, Any] = {"record_s": round(rec.pcm.duration_s, 3)}
         job.token.on_cancel(live.abort)
         live.commit()  # first: the server finalizes while the rest of this runs
-        timings["release_to_commit_ms"] = _ms(self._clock() - rec.released_at)
+        timings["release_to_commit_ms"] = elapsed_ms(self._clock() - rec.released_at)
         entry_id = self._history.create(model=rec.options.model, transport=rec.transport,
                                         duration_s=rec.pcm.duration_s)
         job.entry_id = entry_id
-        keeper = _AudioKeeper(self._tools, self._history, entry_id, rec.pcm, timings, self._clock,
+        keeper = RecordingKeeper(self._tools, self._history, entry_id, rec.pcm, timings, self._clock,
                               rec.released_at, self._tell_not_saved)
         keeper.start()
         # The speech check runs beside the server's finalize (VAD: ~15 ms for 5 s, ~0.1 s for 120 s); its
@@ -326,7 +314,7 @@ class DictationService:
         def transcribe() -> str:
             result = live.result(job.token, rec.pcm.duration_s, timings)
             if result is not None:
-                timings["release_to_final_text_ms"] = _ms(self._clock() - rec.released_at)
+                timings["release_to_final_text_ms"] = elapsed_ms(self._clock() - rec.released_at)
                 return result.text
             pcm, encoded = keeper.for_rest()  # waits for the encoded copy: REST uploads it
             self._listener.on_history_changed()
@@ -369,9 +357,9 @@ class DictationService:
         result: InsertResult | None = None
         if typer is not None and typer.touched_target:  # the words are in already: make them exactly ``text``
             assert typer.first_keys_at is not None
-            timings["release_to_first_typed_ms"] = _ms(typer.first_keys_at - rec.released_at)
+            timings["release_to_first_typed_ms"] = elapsed_ms(typer.first_keys_at - rec.released_at)
             result = self._finish_typing(typer, text, rec.target)  # "" erases what was typed
-            timings["release_to_insert_ms"] = _ms(self._clock() - rec.released_at)
+            timings["release_to_insert_ms"] = elapsed_ms(self._clock() - rec.released_at)
         if not text:
             self._history.update(entry_id, status=status.DONE, text="", timings=timings)
             self._listener.on_history_changed()
@@ -383,7 +371,7 @@ class DictationService:
                 result = InsertResult(delivered=True, left_on_clipboard=False)
             else:
                 result = self._insert(text, rec.target, rec.insert_method)
-            timings["release_to_insert_ms"] = _ms(self._clock() - rec.released_at)
+            timings["release_to_insert_ms"] = elapsed_ms(self._clock() - rec.released_at)
         self._history.update(entry_id, status=status.DONE, text=text, timings=timings)
         self._listener.on_history_changed()
         self._after_success()
@@ -431,10 +419,10 @@ class DictationService:
             if callable(close):
                 close()
         now = self._clock()
-        timings["transcribe_ms"] = _ms(now - upload_started)
-        timings["release_to_final_text_ms"] = _ms(now - released_at)
+        timings["transcribe_ms"] = elapsed_ms(now - upload_started)
+        timings["release_to_final_text_ms"] = elapsed_ms(now - released_at)
         if first:
-            timings["release_to_first_text_ms"] = _ms(first[0] - released_at)
+            timings["release_to_first_text_ms"] = elapsed_ms(first[0] - released_at)
         return join_transcripts(done)
 
     def _insert(self, text: str, target: FocusTarget, method: str) -> InsertResult:
@@ -574,110 +562,6 @@ class DictationService:
         self._live = None
 
 
-class _AudioKeeper:
-    """Realtime transport: speech check → trim → encode → durable save, on a side thread while the server
-    finalizes. ``ensure_on_disk`` (before inserting) never waits for the encoder: when the encoded copy is
-    not saved yet it writes the raw PCM as WAV at once, and the encoded copy replaces it when done."""
-
-    def __init__(self, tools: AudioTools, history: HistoryStore, entry_id: int, pcm: PcmAudio,
-                 timings: dict[str, Any], clock: Callable[[], float], released_at: float,
-                 on_save_error: Callable[[Exception], None]) -> None:
-        self._tools = tools
-        self._history = history
-        self._entry_id = entry_id
-        self._raw = pcm
-        self._timings = timings  # the worker's: written on the worker thread only (ensure_on_disk)
-        self._own: dict[str, Any] = {}  # this thread's timings, copied over by ensure_on_disk
-        self._clock = clock
-        self._released_at = released_at
-        self._on_save_error = on_save_error
-        self._speech_known = threading.Event()
-        self._done = threading.Event()
-        self._save_lock = threading.Lock()  # the interim WAV and the encoded copy never cross
-        self._has_speech = True
-        self._discarded = False
-        self._saved = False  # the encoded copy is on disk
-        self._interim: str | None = None  # path of the WAV written while the encoder still ran
-        self._pcm = pcm
-        self._encoded: EncodedAudio | None = None
-
-    def start(self) -> None:
-        threading.Thread(target=self._run, name="dictation-keep-audio", daemon=True).start()
-
-    def wait_speech(self) -> bool:
-        self._speech_known.wait()
-        return self._has_speech
-
-    def discard(self) -> None:
-        with self._save_lock:
-            self._discarded = True
-
-    def _run(self) -> None:
-        try:
-            try:
-                self._has_speech = self._tools.has_speech(self._raw)
-            finally:
-                self._speech_known.set()
-            if not self._has_speech:
-                return
-            pcm = self._tools.trim_silence(self._raw)
-            self._pcm = pcm if pcm.data else self._raw
-            self._encoded = self._tools.encode(self._pcm)
-            with self._save_lock:
-                self._own["encode_ms"] = _ms(self._clock() - self._released_at)
-            self._save(self._encoded)
-        except Exception:  # ensure_on_disk still keeps the raw recording (and tells when even that fails)
-            log.exception("Keeping the encoded recording of entry %d failed", self._entry_id)
-        finally:
-            self._done.set()
-
-    def _save(self, encoded: EncodedAudio) -> None:
-        with self._save_lock:
-            if self._discarded:
-                return
-            path = self._history.save_audio(self._entry_id, encoded)
-            self._saved = True
-            interim, self._interim = self._interim, None
-            self._own["saved_ms"] = _ms(self._clock() - self._released_at)
-        if interim and interim != path:
-            try:
-                os.remove(interim)
-            except OSError as exc:
-                log.warning("Could not remove the interim recording %s: %s", interim, exc)
-
-    def ensure_on_disk(self) -> None:
-        """Worker thread, before the entry is updated: the recording is on disk (see the class)."""
-        with self._save_lock:
-            self._timings.update(self._own)
-            if self._saved or self._interim or self._discarded:
-                return
-            try:
-                self._interim = self._history.save_audio(self._entry_id, wav_audio(self._raw))
-            except OSError as exc:  # still insert: losing the copy is bad, losing the words is worse
-                log.error("Could not save the recording of entry %d: %s", self._entry_id, exc)
-                self._on_save_error(exc)
-                return
-            self._timings["interim_wav"] = True
-
-    def for_rest(self) -> tuple[PcmAudio, EncodedAudio]:
-        """The audio to upload after the stream failed: the encoded copy (waits for it), or WAV if encoding
-        failed."""
-        self._done.wait()
-        self.ensure_on_disk()
-        return self._pcm, self._encoded or wav_audio(self._raw)
-
-
-def wav_audio(pcm: PcmAudio) -> EncodedAudio:
-    """16-bit mono WAV in memory: the quick way to put a recording on disk (no codec, ~1 ms per 10 s)."""
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(pcm.sample_rate)
-        out.writeframes(pcm.data)
-    return EncodedAudio(buffer.getvalue(), "speech.wav", "audio/wav", pcm.duration_s)
-
-
 def options_from(settings: Settings, model: str | None = None) -> TranscriptionOptions:
     d = settings.dictation
     return TranscriptionOptions(model=model or d.model, language=d.language, prompt=d.prompt,
@@ -719,7 +603,3 @@ def transcribe_parts(transcriber: Transcriber, parts: list[EncodedAudio], option
         if on_part_done:
             on_part_done(index, transcript.text)
     return results
-
-
-def _ms(seconds: float) -> float:
-    return round(seconds * 1000.0, 1)
