@@ -133,12 +133,12 @@ def rss_parts(pid: int) -> str:
 
 
 def engine_children(pid: int) -> list[int]:
-    """The app's local-engine child processes (python -m desktop_app.providers.local_whisper --serve)."""
+    """The app's local-engine child processes (python -m desktop_app.providers.local_engine_process --serve)."""
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():
         for child in (task / "children").read_text().split():
             try:
-                if b"local_whisper" in Path(f"/proc/{child}/cmdline").read_bytes():
+                if b"local_engine_process" in Path(f"/proc/{child}/cmdline").read_bytes():
                     found.append(int(child))
             except OSError:
                 continue

@@ -28,7 +28,8 @@ from desktop_app.services.engine_choice import EngineChoice, Reachability
 from desktop_app.storage.profile import Profile, resolve_profile
 
 if TYPE_CHECKING:  # the engine (numpy, soundfile) and the downloader (httpx) load only when used
-    from desktop_app.providers.local_whisper import EngineProcess, LocalWhisperTranscriber
+    from desktop_app.providers.local_engine_process import EngineProcess
+    from desktop_app.providers.local_whisper import LocalWhisperTranscriber
     from desktop_app.providers.model_download import ProgressCallback
 
 log = logging.getLogger(__name__)
@@ -197,7 +198,7 @@ def engine_process() -> EngineProcess | None:
 
     In a child, a released model gives back everything: the child exits after its idle minutes, taking
     faster-whisper, CTranslate2 and ONNX Runtime (~110 MB that stay mapped in a process once imported)."""
-    from desktop_app.providers.local_whisper import EngineProcess, worker_process_possible
+    from desktop_app.providers.local_engine_process import EngineProcess, worker_process_possible
 
     if not worker_process_possible():
         return None

@@ -14,7 +14,8 @@ from desktop_app.app.offline import split_on_silences
 from desktop_app.core.cancel import CancelToken
 from desktop_app.core.errors import Cancelled, SaysoError
 from desktop_app.core.models import EncodedAudio, TranscriptDelta, TranscriptionOptions
-from desktop_app.providers.local_whisper import EngineProcess, LocalWhisperTranscriber
+from desktop_app.providers.local_engine_process import EngineProcess
+from desktop_app.providers.local_whisper import LocalWhisperTranscriber
 from tests.offline.conftest import JFK_TEXT
 from tests.support.desktop import wait_for, word_recall
 

@@ -19,7 +19,7 @@ from desktop_app.core.cancel import CancelToken
 from desktop_app.core.errors import Cancelled
 from desktop_app.core.models import EncodedAudio, Transcript, TranscriptionOptions
 from desktop_app.core.settings import Settings
-from desktop_app.providers import local_whisper
+from desktop_app.providers import local_engine_process
 from desktop_app.providers.local_models import local_model_status
 from desktop_app.providers.model_download import staging_dir
 from desktop_app.services.credentials import Credentials
@@ -116,7 +116,7 @@ def test_auto_with_a_key_and_the_server_unreachable_dictates_locally_and_says_wh
 
 def test_preload_at_key_down_loads_the_local_model_only_when_the_dictation_will_be_local(
         tmp_path: Path, meeting_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    engine = local_whisper.EngineProcess(idle_s=60)
+    engine = local_engine_process.EngineProcess(idle_s=60)
     monkeypatch.setattr(offline, "_engine", [engine])
     settings = Settings()
     settings.dictation.local_model = str(meeting_model_dir)
