@@ -9,7 +9,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from desktop_app.app.read_aloud import shared_player
 from desktop_app.core.cancel import CancelToken
@@ -36,11 +36,28 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class VadTools:
-    """``services.dictation.AudioTools`` on audio/vad and audio/encode.
+FLAC_UP_TO_S = 600.0  # auto: FLAC below this (≤ ~14 MB even for noisy speech), Ogg/Opus beyond
 
-    Recordings are kept and uploaded as Ogg/Opus: ~10 % of 16-bit WAV (FLAC is ~50 %), so uploads are fast and
-    the 25 MiB limit is hours away; speech models transcribe it as well. FLAC where libsndfile lacks Opus."""
+
+def upload_format_for(setting: str, duration_s: float) -> Literal["flac", "opus"]:
+    """The ``dictation.upload_format`` choice for one recording.
+
+    Measured (docs/benchmarks.md, REST dictation): libsndfile's Opus encoder takes ~24 ms per second of audio
+    on 2 cores (0.7 s for 30 s, 2.9 s for 120 s) and it runs between key release and the upload; FLAC takes
+    ~0.2 ms per second but is ~5x larger (~23 KB/s of noisy speech). On a 10 Mbit/s uplink those extra bytes
+    cost ~14 ms per second of audio, less than Opus's encode, so *auto* sends FLAC; only recordings long enough
+    to approach the 25 MiB limit go as Opus (one request up to ~95 minutes). *opus* suits slow links."""
+    if setting == "opus" or (setting == "auto" and duration_s > FLAC_UP_TO_S):
+        return "opus"
+    return "flac"
+
+
+class VadTools:
+    """``services.dictation.AudioTools`` on audio/vad and audio/encode; ``upload_format`` gives the
+    ``dictation.upload_format`` setting at the time of each encode (see ``upload_format_for``)."""
+
+    def __init__(self, upload_format: Callable[[], str] = lambda: "auto") -> None:
+        self._upload_format = upload_format
 
     def has_speech(self, pcm: PcmAudio) -> bool:
         from desktop_app.audio import vad
@@ -55,7 +72,7 @@ class VadTools:
     def encode(self, pcm: PcmAudio) -> EncodedAudio:
         from desktop_app.audio import encode
 
-        return encode.encode(pcm, "opus")
+        return encode.encode(pcm, upload_format_for(self._upload_format(), pcm.duration_s))
 
     def decode(self, audio: EncodedAudio) -> PcmAudio:
         from desktop_app.audio import encode
@@ -170,7 +187,8 @@ def wire(ctx: AppContext) -> None:
     controller = DictationController(ctx.tasks, ctx.platform.hotkeys,
                                      mode=lambda: str(settings.get("dictation.mode")),
                                      hotkey=lambda: str(settings.get("dictation.hotkey")), parent=ctx.controller)
-    service = DictationService(audio=mic, inserter=ctx.platform.inserter, history=store, tools=VadTools(),
+    service = DictationService(audio=mic, inserter=ctx.platform.inserter, history=store,
+                               tools=VadTools(lambda: str(settings.get("dictation.upload_format"))),
                                transcriber_factory=transcriber_factory(ctx.credentials, lambda: settings.settings,
                                                                        ctx.profile),
                                settings=lambda: settings.settings, listener=controller, preflight=preflight,
@@ -370,7 +388,7 @@ def cli_transcribe(args: argparse.Namespace) -> int:
     try:
         transcriber = _cli_transcriber(profile, settings, lambda line: _err(line))
         pcm = decode_file(args.file)
-        tools = VadTools()
+        tools = VadTools(lambda: settings.dictation.upload_format)
         encoded = tools.encode(pcm)
         parts = plan_parts(tools, UploadLimits(), lambda: pcm, encoded)
         streamed: list[bool] = []
@@ -458,7 +476,8 @@ def _cli_retry(profile: Profile, settings: Settings, store: SqliteHistoryStore, 
         def __getattr__(self, name: str) -> Any:
             raise SaysoError("Not available from the command line.")
 
-    service = DictationService(audio=NoMic(), inserter=NoMic(), history=store, tools=VadTools(),
+    service = DictationService(audio=NoMic(), inserter=NoMic(), history=store,
+                               tools=VadTools(lambda: settings.dictation.upload_format),
                                transcriber_factory=transcriber_factory(build_credentials(profile), lambda: settings),
                                settings=lambda: settings, listener=CliListener())
     try:

@@ -52,6 +52,10 @@ class DictationSettings:
     language: str = field(default="", metadata=_meta("Spoken language as ISO-639-1 (en, de, …); empty: auto."))
     prompt: str = field(default="", metadata=_meta("Context or spelling hints for the transcriber."))
     keywords: str = field(default="", metadata=_meta("Comma-separated words to spell correctly."))
+    upload_format: str = field(default="auto", metadata=_meta(
+        "How recordings are compressed for upload and history: auto (FLAC, instant to encode, up to 10 minutes; "
+        "Ogg/Opus beyond), flac, or opus (a fifth of the size, ~0.7 s to encode 30 s: for slow connections).",
+        choices=("auto", "flac", "opus")))
     replacements: str = field(default="", metadata=_meta(
         "Fixes applied to every transcript: 'find => replace', several separated by ';'."))
     noise_reduction: str = field(default="near_field", metadata=_meta(

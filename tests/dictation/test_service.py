@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from desktop_app.app.dictation import VadTools
+from desktop_app.app.dictation import FLAC_UP_TO_S, VadTools, upload_format_for
 from desktop_app.core.cancel import CancelToken
 from desktop_app.core.errors import AudioDeviceError, Cancelled
 from desktop_app.core.models import (
@@ -177,7 +177,8 @@ def make_rig(tmp_path: Path, server: FakeOpenAI, recording: PcmAudio, *,
     history = SqliteHistoryStore(tmp_path / "history.sqlite3", tmp_path / "audio")
     current = settings or Settings()
     service = DictationService(
-        audio=mic, inserter=inserter, history=history, tools=VadTools(),
+        audio=mic, inserter=inserter, history=history,
+        tools=VadTools(lambda: current.dictation.upload_format),
         transcriber_factory=transcriber or (lambda report: OpenAITranscriber(
             config, retry_policy=fast_retries, on_retry=lambda notice: report(notice.message))),
         settings=lambda: current, listener=listener, limits=limits, clock=lambda: clock[0])
@@ -205,8 +206,31 @@ def test_a_dictation_lands_in_the_window_that_had_focus_and_is_kept_in_history(
     assert Path(entry.audio_path).is_file()
     assert {"encode_ms", "transcribe_ms", "release_to_insert_ms", "release_to_first_text_ms"} <= set(entry.timings)
     [upload] = srv.requests
-    assert upload.audio_content_type == "audio/ogg" and upload.field("model") == "gpt-transcribe"
+    assert upload.audio_content_type == "audio/flac" and upload.field("model") == "gpt-transcribe"  # auto: FLAC
     assert rig.listener.states[-1] == (AppState.IDLE, "")
+
+
+def test_the_opus_upload_format_sends_and_keeps_ogg_opus(tmp_path: Path, srv: FakeOpenAI, jfk: PcmAudio) -> None:
+    settings = Settings()
+    settings.dictation.upload_format = "opus"  # for slow links: a fifth of FLAC's size, slower to encode
+    rig = make_rig(tmp_path, srv, jfk, settings=settings)
+    recording = rig.dictate()
+    assert recording is not None
+    outcome = rig.service.process(recording, CancelToken())
+    assert outcome.inserted and word_recall(JFK_TRANSCRIPT, outcome.text) >= 0.8
+    [upload] = srv.requests
+    assert upload.audio_content_type == "audio/ogg"
+    entry = rig.history.get(outcome.entry_id or 0)
+    assert entry is not None and entry.audio_path.endswith(".ogg") and Path(entry.audio_path).is_file()
+
+
+@pytest.mark.parametrize(("setting", "duration_s", "expected"), [
+    ("auto", 30.0, "flac"), ("auto", FLAC_UP_TO_S, "flac"), ("auto", FLAC_UP_TO_S + 1, "opus"),
+    ("flac", 3600.0, "flac"), ("opus", 5.0, "opus"),
+])
+def test_upload_format_auto_is_flac_until_recordings_near_the_size_limit(
+        setting: str, duration_s: float, expected: str) -> None:
+    assert upload_format_for(setting, duration_s) == expected
 
 
 def test_a_press_shorter_than_min_press_ms_is_a_silent_cancel(tmp_path: Path, srv: FakeOpenAI,

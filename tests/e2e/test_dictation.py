@@ -110,10 +110,10 @@ def test_push_to_talk_puts_the_words_in_the_focused_app_and_restores_the_clipboa
     fresh.wait_state("idle")
     entry = wait_entry(fresh, before, ("done",), timeout=5)
     assert word_recall(JFK_TRANSCRIPT, entry["text"]) >= 0.8
-    assert Path(entry["audio_path"]).is_file() and entry["audio_path"].endswith(".ogg")
+    assert Path(entry["audio_path"]).is_file() and entry["audio_path"].endswith(".flac")
     uploads = [r for r in server.requests if r.endpoint == "transcriptions"]
     assert len(uploads) == 1
-    assert uploads[0].audio_content_type == "audio/ogg" and uploads[0].field("stream") == "true"
+    assert uploads[0].audio_content_type == "audio/flac" and uploads[0].field("stream") == "true"
 
 
 def test_toggle_mode_starts_with_one_tap_and_stops_with_the_next(

@@ -407,6 +407,7 @@ class GatedTools(VadTools):
     and then holds until ``release`` (a slow encoder, as for a long recording on a slow CPU)."""
 
     def __init__(self, srv: FakeOpenAI) -> None:
+        super().__init__(lambda: "opus")  # the slow encoder, whose copy replaces the interim WAV
         self.srv = srv
         self.commit_before_encode: bool | None = None
         self.release = threading.Event()
@@ -500,7 +501,8 @@ def test_commit_goes_first_and_the_text_is_inserted_while_the_encoder_still_runs
 def test_a_realtime_drop_falls_back_to_rest_with_the_saved_recording(srv: FakeOpenAI, tmp_path: Path,
                                                                      jfk_pcm: bytes) -> None:
     srv.add_fault("realtime", "drop_ws_mid_utterance")
-    service, history, inserter, listener = live_service(srv, tmp_path, jfk_pcm, VadTools(), DiskCheckingInserter)
+    service, history, inserter, listener = live_service(srv, tmp_path, jfk_pcm, VadTools(lambda: "opus"),
+                                                        DiskCheckingInserter)
     assert service.start() == "Recording."
     recording = service.stop()
     assert recording is not None
