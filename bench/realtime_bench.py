@@ -41,11 +41,11 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
+from bench.dictation_bench import Inserter  # noqa: E402  (timestamps the insertion of the final text)
 from desktop_app.app.dictation import VadTools  # noqa: E402
 from desktop_app.audio.encode import decode_file  # noqa: E402
 from desktop_app.core.cancel import CancelToken  # noqa: E402
 from desktop_app.core.models import ApiConfig, AppState, PcmAudio  # noqa: E402
-from desktop_app.core.ports import FocusTarget, InsertResult  # noqa: E402
 from desktop_app.core.settings import Settings  # noqa: E402
 from desktop_app.providers.openai_realtime_stt import (  # noqa: E402
     OpenAIRealtimeTranscriber,
@@ -110,26 +110,6 @@ class PacedMic:
 
     def level(self) -> float:
         return 0.0
-
-
-class Inserter:
-    """Timestamps the insertion of the final text (paste itself is measured in bench/dictation_bench.py)."""
-
-    def __init__(self) -> None:
-        self.at = 0.0
-
-    def backend_name(self) -> str:
-        return "bench"
-
-    def focused_target(self) -> FocusTarget:
-        return FocusTarget(1)
-
-    def insert(self, text: str, target: FocusTarget, method: str) -> InsertResult:
-        self.at = time.monotonic()
-        return InsertResult(True, False)
-
-    def start_typing(self, target: FocusTarget) -> None:
-        return None
 
 
 class Quiet:
