@@ -58,6 +58,7 @@ MAX_UPLOAD_BYTES = 26_214_400  # the whole multipart request (protocol doc §3.1
 MULTIPART_MARGIN = 64 * 1024  # form fields and boundaries around the file
 # The shortest documented per-request duration cap (gpt-4o-transcribe-diarize: 1400 s); others are longer.
 MAX_DURATION_S = 1400.0
+SPEECH_CHECK_BEFORE_COMMIT_S = 30.0  # realtime: VAD over 30 s takes ~30 ms; longer recordings commit first
 COPIED_NOTICE = "Copied — press Ctrl+V to paste."
 TYPED_STAYS_ON_CANCEL = "Dictation cancelled. The words typed so far stay where they are."
 
@@ -292,6 +293,12 @@ class DictationService:
         """Realtime: commit → (speech check, trim, encode, save on a side thread) → text → on disk → insert."""
         timings: dict[str, Any] = {"record_s": round(rec.pcm.duration_s, 3)}
         job.token.on_cancel(live.abort)
+        # A short recording (the usual silent key-hold) is checked for speech before the commit: it costs
+        # ≤ ~30 ms and spares a billed transcription of silence; a long one commits at once (below).
+        if (rec.pcm.duration_s <= SPEECH_CHECK_BEFORE_COMMIT_S and not live.inserted_any
+                and not self._tools.has_speech(rec.pcm)):
+            live.abort()
+            return self._no_speech()
         live.commit()  # first: the server finalizes while the rest of this runs
         timings["release_to_commit_ms"] = elapsed_ms(self._clock() - rec.released_at)
         entry_id = self._history.create(model=rec.options.model, transport=rec.transport,
@@ -306,9 +313,7 @@ class DictationService:
             live.abort()
             keeper.discard()
             self._history.delete(entry_id)
-            message = NoSpeech().user_message
-            self._listener.on_notice("Dictation", f"{message} Nothing was inserted.", "info")
-            return Outcome(None, message=message)
+            return self._no_speech()
         self._targets[entry_id] = rec.target
 
         def transcribe() -> str:
@@ -322,6 +327,11 @@ class DictationService:
 
         return self._transcribe_and_insert(rec, job, entry_id, timings, None, transcribe,
                                            on_disk=keeper.ensure_on_disk)
+
+    def _no_speech(self) -> Outcome:
+        message = NoSpeech().user_message
+        self._listener.on_notice("Dictation", f"{message} Nothing was inserted.", "info")
+        return Outcome(None, message=message)
 
     def _tell_not_saved(self, exc: Exception) -> None:
         self._listener.on_notice("History", f"The recording could not be saved ({exc}).", "warning")

@@ -521,10 +521,19 @@ def test_silence_over_realtime_inserts_nothing_and_keeps_no_entry(srv: FakeOpenA
                                                         DiskCheckingInserter)
     assert service.start() == "Recording."
     recording = service.stop()
-    assert recording is not None
+    assert recording is not None and recording.live is not None
+    commits: list[bool] = []
+    real_commit = recording.live.commit
+
+    def counted_commit() -> None:
+        commits.append(True)
+        real_commit()
+
+    recording.live.commit = counted_commit  # type: ignore[method-assign]
     outcome = service.process(recording, CancelToken())
     assert outcome.entry_id is None and inserter.inserted == [] and history.entries() == []
     assert listener.notices == [("Dictation", "No speech heard. Nothing was inserted.", "info")]
+    assert commits == []  # a short silent hold is never committed: no transcription (and bill) of silence
     history.close()
 
 
