@@ -173,7 +173,9 @@ def wire(ctx: AppContext) -> None:
     def preload_local_model() -> None:
         """Key-down: when this dictation will run on the local engine, load its model while the user speaks
         (the engine choice may ask the network, so all of it runs on a worker)."""
-        if settings.settings.dictation.engine == "openai":
+        from desktop_app.services.engine_choice import OPENAI
+
+        if settings.settings.dictation.engine == OPENAI:
             return
         from desktop_app.app import offline
 
@@ -478,7 +480,8 @@ def _cli_retry(profile: Profile, settings: Settings, store: SqliteHistoryStore, 
 
     service = DictationService(audio=NoMic(), inserter=NoMic(), history=store,
                                tools=VadTools(lambda: settings.dictation.upload_format),
-                               transcriber_factory=transcriber_factory(build_credentials(profile), lambda: settings),
+                               transcriber_factory=transcriber_factory(build_credentials(profile), lambda: settings,
+                                                                       profile),
                                settings=lambda: settings, listener=CliListener())
     try:
         entry = service.retry(entry_id, model)

@@ -6,6 +6,7 @@ only joins them to the profile, the settings and the credentials.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -210,15 +211,16 @@ def engine_process() -> EngineProcess | None:
 
 def release_local_model() -> bool:
     """Give the loaded local model's memory back now (the model or engine setting changed). True when a
-    model was loaded (in the engine process or in this one)."""
-    from desktop_app.providers.local_whisper import MODELS
-
+    model was loaded (in the engine process or in this one). Never imports the engine: a process that never
+    loaded it (an OpenAI-only user, at every quit or engine setting change) has nothing to release."""
     with _engine_lock:
         engine = _engine[0] if _engine else None
     ended = engine is not None and engine.pid is not None
     if engine is not None:
         engine.stop()
-    return MODELS.release() or ended
+    in_process = sys.modules.get("desktop_app.providers.local_whisper")
+    released = bool(in_process.MODELS.release()) if in_process is not None else False
+    return released or ended
 
 
 def needs_key(settings: Settings, credentials: Credentials) -> bool:

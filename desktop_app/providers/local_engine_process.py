@@ -103,6 +103,8 @@ class EngineProcess:
     def _request(self, header: dict[str, Any], payload: bytes, on_text: Callable[[str], None] | None,
                  cancel: CancelToken) -> dict[str, Any]:
         with self._lock:
+            if self._stop_when_done:  # a stop() that came as the last request ended: carry it out now
+                self._end_child()
             for attempt in (1, 2):  # a child that exited on idle just as the request went out: start another
                 cancel.raise_if_cancelled()
                 if self._proc is None or self._proc.poll() is not None:
