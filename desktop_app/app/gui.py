@@ -240,8 +240,8 @@ def autostart_command() -> list[str]:
 
 
 def welcome_text(settings: Any, profile: Any) -> str:
-    """The first-start text without a key (as ``offline.first_start_text``, whose module pulls in the model
-    downloader and HTTP client: only the small catalogue and message modules are loaded here)."""
+    """The first-start text without a key: paste a key, or go offline (with the download size). Only the small
+    catalogue and message modules are loaded here, at start."""
     from desktop_app.providers.local_models import INSTALL_HINT, faster_whisper_available, local_model_status
     from desktop_app.services.engine_choice import first_start_message
 

@@ -49,12 +49,6 @@ def describe_local_engine(settings: Settings, profile: Profile) -> str:
                                                INSTALL_HINT)
 
 
-def first_start_text(settings: Settings, profile: Profile) -> str:
-    """The first-start explanation shown when no key is set: paste a key, or go offline (with the size)."""
-    return engine_choice.first_start_message(local_status(settings, profile), faster_whisper_available(),
-                                             INSTALL_HINT)
-
-
 def choose_engine(settings: Settings, credentials: Credentials, override: str | None = None,
                   reachable: Callable[[str], bool] = _reachability) -> EngineChoice:
     """openai | local for this dictation, with a reason the UI can show. Cheap: the network check is cached."""

@@ -61,12 +61,14 @@ def status(settings: Settings, has_key: bool) -> tuple[str, str]:
 def network_synthesizer(config: ApiConfig, engine: str, settings: Settings) -> Synthesizer:
     """The PCM engine for ``engine`` (*realtime*, *speech*) under ``read.engine`` = ``settings.read.engine``."""
     from desktop_app.providers.openai_tts import OpenAISpeech
+    from desktop_app.providers.realtime_tts_protocol import MAX_CHUNK_CHARS
 
     model = settings.read.realtime_model
     if engine == "realtime":
         return _lease(config, model)
     if settings.read.engine == "auto":
-        return AutoSpeech(OpenAISpeech(config), lambda: _lease(config, model), _memory, on_switch=_notify_switch)
+        return AutoSpeech(OpenAISpeech(config), lambda: _lease(config, model), _memory, on_switch=_notify_switch,
+                          realtime_max_chars=MAX_CHUNK_CHARS)
     return OpenAISpeech(config)
 
 

@@ -92,6 +92,7 @@ class Player:
         self._last_sound = 0.0  # ... or from the last callback that played audio, whichever is later
         self._started_at = 0.0
         self._device_setting = ""
+        self._device_latency_s = 0.0  # the open stream's output latency (a dry restart waits it out)
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -116,6 +117,7 @@ class Player:
                                            blocksize=int(BLOCK_S * self.stream_rate),
                                            callback=self._callback, finished_callback=self._finished)
             self._opened_at = self._started_at = self._last_write = time.monotonic()
+            self._device_latency_s = float(self._stream.latency or 0.0)  # fixed while the stream is open
             self._stream.start()
         except sd.PortAudioError as exc:
             self._stream = None
@@ -255,10 +257,9 @@ class Player:
     def _ran_dry(self, now: float) -> bool:
         """Running, nothing left to play, and the last real sound is out of the device's buffer too (a
         high-latency device — Bluetooth, some Windows APIs — may still hold it: wait its latency out)."""
-        stream = self._stream
-        device_s = float(getattr(stream, "latency", 0.0) or 0.0) if stream is not None else 0.0
+        wait_s = max(DRY_RESTART_AFTER_S, self._device_latency_s + 0.05)
         return (self._ready.is_set() and self._w <= max(self._r, self._skip_to) and not self._paused
-                and now - max(self._last_sound, self._started_at) > max(DRY_RESTART_AFTER_S, device_s + 0.05))
+                and now - max(self._last_sound, self._started_at) > wait_s)
 
     def _finished(self) -> None:
         if self._standby:  # our own CallbackStop: the stream rests, nothing failed

@@ -295,17 +295,19 @@ class DictationService:
         job.token.on_cancel(live.abort)
         # A short recording (the usual silent key-hold) is checked for speech before the commit: it costs
         # ≤ ~30 ms and spares a billed transcription of silence; a long one commits at once (below).
-        if (rec.pcm.duration_s <= SPEECH_CHECK_BEFORE_COMMIT_S and not live.inserted_any
-                and not self._tools.has_speech(rec.pcm)):
-            live.abort()
-            return self._no_speech()
+        speech: bool | None = None  # unknown until checked: the keeper checks it beside the finalize
+        if rec.pcm.duration_s <= SPEECH_CHECK_BEFORE_COMMIT_S and not live.inserted_any:
+            speech = self._tools.has_speech(rec.pcm)
+            if not speech:
+                live.abort()
+                return self._no_speech()
         live.commit()  # first: the server finalizes while the rest of this runs
         timings["release_to_commit_ms"] = elapsed_ms(self._clock() - rec.released_at)
         entry_id = self._history.create(model=rec.options.model, transport=rec.transport,
                                         duration_s=rec.pcm.duration_s)
         job.entry_id = entry_id
         keeper = RecordingKeeper(self._tools, self._history, entry_id, rec.pcm, timings, self._clock,
-                              rec.released_at, self._tell_not_saved)
+                                 rec.released_at, self._tell_not_saved, speech=speech)
         keeper.start()
         # The speech check runs beside the server's finalize (VAD: ~15 ms for 5 s, ~0.1 s for 120 s); its
         # verdict is needed before anything is inserted, not before the commit.
@@ -342,19 +344,19 @@ class DictationService:
         """``transcribe`` gives the raw text; ``on_disk`` makes sure the recording is kept before the entry
         is told done, failed or cancelled, and before anything is inserted."""
         try:
-            job.token.raise_if_cancelled()
-            text = clean_transcript(transcribe(), replacements=rec.replacements)
-            self._drop_if_stale(job)
-            on_disk()
+            try:
+                job.token.raise_if_cancelled()
+                text = clean_transcript(transcribe(), replacements=rec.replacements)
+                self._drop_if_stale(job)
+            finally:
+                on_disk()
         except Cancelled:
-            on_disk()
             self._history.update(entry_id, status=status.CANCELLED, timings=timings)
             self._listener.on_history_changed()
             if typer is not None and typer.touched_target:
                 self._listener.on_notice("Dictation", TYPED_STAYS_ON_CANCEL, "info")
             return Outcome(entry_id, message="Cancelled.")
         except SaysoError as exc:
-            on_disk()
             message = exc.full_message()
             log.warning("Dictation %d failed: %s", entry_id, message)
             self._history.update(entry_id, status=status.FAILED, error=message, timings=timings)

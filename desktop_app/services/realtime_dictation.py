@@ -236,8 +236,7 @@ class LiveFeed:
             self._inserted.append(text)
 
     # -- after release (worker thread) -------------------------------------------------------------------
-    def result(self, cancel: CancelToken, duration_s: float, timings: dict[str, Any],
-               clock: Callable[[], float] = time.monotonic) -> LiveResult | None:
+    def result(self, cancel: CancelToken, duration_s: float, timings: dict[str, Any]) -> LiveResult | None:
         """Commit (unless ``commit`` did already) and wait for the text. None: use REST with the saved
         recording (the user was told why). The socket is closed in the background: the text comes first."""
         session = self._session
@@ -270,7 +269,8 @@ class LiveFeed:
         finally:
             self._close_in_background()
         timings["transport"] = "realtime"
-        timings["commit_to_final_text_ms"] = round((clock() - self._committed_at) * 1000.0, 1)
+        # On commit()'s clock (time.monotonic), whatever clock the service runs on.
+        timings["commit_to_final_text_ms"] = round((time.monotonic() - self._committed_at) * 1000.0, 1)
         text = join_transcripts([clean_transcript(t, replacements=self._replacements) for t in texts])
         return LiveResult(text=text, inserted=bool(self._inserted))
 

@@ -37,7 +37,7 @@ class RecordingKeeper:
 
     def __init__(self, tools: AudioTools, history: HistoryStore, entry_id: int, pcm: PcmAudio,
                  timings: dict[str, Any], clock: Callable[[], float], released_at: float,
-                 on_save_error: Callable[[Exception], None]) -> None:
+                 on_save_error: Callable[[Exception], None], speech: bool | None = None) -> None:
         self._tools = tools
         self._history = history
         self._entry_id = entry_id
@@ -50,7 +50,8 @@ class RecordingKeeper:
         self._speech_known = threading.Event()
         self._done = threading.Event()
         self._save_lock = threading.Lock()  # the interim WAV and the encoded copy never cross
-        self._has_speech = True
+        self._has_speech = True if speech is None else speech  # given: the caller checked it already
+        self._speech_given = speech is not None
         self._discarded = False
         self._saved = False  # the encoded copy is on disk
         self._interim: str | None = None  # path of the WAV written while the encoder still ran
@@ -71,7 +72,8 @@ class RecordingKeeper:
     def _run(self) -> None:
         try:
             try:
-                self._has_speech = self._tools.has_speech(self._raw)
+                if not self._speech_given:
+                    self._has_speech = self._tools.has_speech(self._raw)
             finally:
                 self._speech_known.set()
             if not self._has_speech:

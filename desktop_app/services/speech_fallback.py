@@ -96,12 +96,13 @@ class AutoSpeech:
     (and every later one) goes to the realtime engine, the user is told once, the switch is remembered."""
 
     def __init__(self, rest: Synthesizer, make_realtime: Callable[[], Synthesizer], memory: SwitchMemory,
-                 on_switch: Callable[[str], None] | None = None) -> None:
+                 on_switch: Callable[[str], None] | None = None, realtime_max_chars: int | None = None) -> None:
         self._rest = rest
         self._make_realtime = make_realtime
         self._realtime: Synthesizer | None = None
         self._memory = memory
         self._on_switch = on_switch
+        self._realtime_max_chars = realtime_max_chars  # the realtime engine's chunk limit (see max_chunk_chars)
         self._lock = threading.Lock()
         # The read pipeline's hooks for a realtime engine (highlight from its transcript, pause-aware
         # look-ahead): kept here so they reach the realtime engine even when it is made mid-reading.
@@ -112,10 +113,7 @@ class AutoSpeech:
     def max_chunk_chars(self) -> int | None:
         """Once a switch is remembered, the realtime engine's chunk limit (one response per sentence group);
         REST chunks need none. A reading that switches mid-way has its longer chunks read in parts."""
-        if self._memory.load() is None:
-            return None
-        limit = getattr(self._realtime_engine(), "max_chunk_chars", None)
-        return limit if isinstance(limit, int) else None
+        return self._realtime_max_chars if self._memory.load() is not None else None
 
     def listen_transcript(self, listener: Callable[[int, str, bool], None] | None) -> None:
         self._transcript_listener = listener

@@ -33,7 +33,8 @@ def endpoints(srv: FakeOpenAI) -> list[str]:
 
 
 def auto(config: ApiConfig, memory: SwitchMemory, notices: list[str]) -> AutoSpeech:
-    return AutoSpeech(OpenAISpeech(config), lambda: OpenAIRealtimeSpeech(config), memory, notices.append)
+    return AutoSpeech(OpenAISpeech(config), lambda: OpenAIRealtimeSpeech(config), memory, notices.append,
+                      realtime_max_chars=OpenAIRealtimeSpeech.max_chunk_chars)
 
 
 def read(engine: AutoSpeech, text: str = SENTENCE) -> bytes:
